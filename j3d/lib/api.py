@@ -1,0 +1,56 @@
+"""Shared pieces of the REST API: the exception handler and id lookups scoped to the user."""
+
+from typing import Any, TypeVar
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from j3d.lib.errors import Conflict, NotFound
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler, plus: domain errors, Django validation errors and a 400 for non-JSON bodies."""
+    if isinstance(exc, Conflict):
+        return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, NotFound | ObjectDoesNotExist):
+        exc = exceptions.NotFound(str(exc) or "Not found.")
+    elif isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(as_serializer_error(exc))
+    elif isinstance(exc, exceptions.UnsupportedMediaType):
+        exc = exceptions.ParseError(
+            f"Send the body as JSON with Content-Type: application/json ({exc.detail})"
+        )
+    return drf_exception_handler(exc, context)
+
+
+M = TypeVar("M", bound=models.Model)
+MAX_ID = 2**63 - 1
+
+
+def parse_id(value: Any) -> int | None:
+    """A database id from a URL or body value, or None when it cannot be one."""
+    if isinstance(value, bool):
+        return None
+    try:
+        pk = int(value)
+    except (TypeError, ValueError):
+        return None
+    return pk if 0 < pk <= MAX_ID else None
+
+
+def get_owned_or_404(queryset: models.QuerySet[M], user: Any, pk: Any) -> M:
+    """The object with this id if it belongs to `user`; otherwise a 404 that reveals nothing."""
+    model = queryset.model
+    parsed = parse_id(pk)
+    if parsed is None:
+        raise Http404(f"No {model._meta.verbose_name} with id {pk}.")
+    try:
+        return queryset.get(user=user, pk=parsed)
+    except model.DoesNotExist:
+        raise Http404(f"No {model._meta.verbose_name} with id {pk}.") from None

@@ -1,0 +1,380 @@
+"""A throwaway Mosquitto broker that behaves like a Bambu Lab printer's LAN broker.
+
+A printer's broker is a TLS 1.2 listener with one user, ``bblp``, whose password is the
+printer's access code, and no anonymous access (bambu-protocol.md §1.1). Debian's Mosquitto
+with a throwaway CA, a ``password_file`` and ``allow_anonymous false`` is a faithful stand-in,
+so tests and the bench exercise the real TLS and CONNACK paths instead of a mock.
+
+Usage::
+
+    with MosquittoBroker("12345678") as broker:
+        client.tls_set(ca_certs=broker.ca_path)
+        client.username_pw_set(broker.username, broker.access_code)
+        client.connect(broker.host, broker.port)
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import ipaddress
+import os
+import resource
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+MOSQUITTO_BIN = "/usr/sbin/mosquitto"
+MOSQUITTO_PASSWD_BIN = "/usr/bin/mosquitto_passwd"
+LOOPBACK = "127.0.0.1"
+# A serial-shaped CN (X1C serials start with 00M): real printers present CN=<serial>.
+DEFAULT_SERVER_CN = "00M00A000000000"
+# 500 simulated printers + 500 link connections + headroom for tests and tools.
+MIN_OPEN_FILES = 4096
+
+
+class BrokerError(RuntimeError):
+    """The broker could not be started; the message carries the tail of its log."""
+
+
+@dataclass(frozen=True)
+class TlsMaterial:
+    """PEM-encoded CA and server certificate/key, as written next to mosquitto.conf."""
+
+    ca_pem: str
+    cert_pem: str
+    key_pem: str
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    """A TCP port that was free a moment ago (the usual bind-to-0 trick; racy by nature)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _new_key() -> rsa.RSAPrivateKey:
+    # RSA-2048 like the printers, so the negotiated suite (ECDHE-RSA-AES256-GCM-SHA384) matches.
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@functools.cache
+def make_tls_material(server_cn: str = DEFAULT_SERVER_CN) -> TlsMaterial:
+    """A CA and a server certificate (CN = server_cn, SAN localhost/127.0.0.1/server_cn).
+
+    Cached per process: RSA key generation is the slowest part of starting a broker, and
+    tests that start many brokers do not need a new CA each time.
+    """
+    now = datetime.datetime.now(datetime.UTC)
+    not_before, not_after = now - datetime.timedelta(days=1), now + datetime.timedelta(days=3650)
+    ca_key, server_key = _new_key(), _new_key()
+    ca_name = _name("J3D throwaway BBL CA")
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        # keyCertSign keeps the CA acceptable under VERIFY_X509_STRICT (Python 3.13+).
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    san = x509.SubjectAlternativeName(
+        [
+            x509.DNSName("localhost"),
+            x509.DNSName(server_cn),
+            x509.IPAddress(ipaddress.ip_address(LOOPBACK)),
+        ]
+    )
+    server_cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(server_cn))
+        .issuer_name(ca_name)
+        .public_key(server_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(san, critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    return TlsMaterial(
+        ca_pem=ca_cert.public_bytes(serialization.Encoding.PEM).decode(),
+        cert_pem=server_cert.public_bytes(serialization.Encoding.PEM).decode(),
+        key_pem=server_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        ).decode(),
+    )
+
+
+def _raise_open_files_limit() -> None:
+    """preexec_fn for the broker: lift the soft fd limit so 1,100+ clients fit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard == resource.RLIM_INFINITY else max(soft, hard)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
+class MosquittoBroker:
+    """A Mosquitto child process on a loopback port, configured like a printer's broker.
+
+    ``restart()`` keeps the port, the certificates and the password, so clients can
+    reconnect to "the same printer" after ``kill()`` or ``stop()``.
+    """
+
+    username = "bblp"
+    host = LOOPBACK
+
+    def __init__(
+        self,
+        access_code: str = "12345678",
+        *,
+        port: int | None = None,
+        workdir: str | Path | None = None,
+        tls: bool = True,
+        server_cn: str = DEFAULT_SERVER_CN,
+    ) -> None:
+        self.access_code = access_code
+        self.tls = tls
+        self.server_cn = server_cn
+        self._port_fixed = port is not None
+        self.port = port if port is not None else free_port()
+        self._owns_workdir = workdir is None
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="j3d-mosquitto-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.workdir / "mosquitto.log"
+        self.conf_path = self.workdir / "mosquitto.conf"
+        self._process: subprocess.Popen[bytes] | None = None
+        self._material = make_tls_material(server_cn) if tls else None
+        self._write_files()
+
+    # -- public attributes -------------------------------------------------------------
+
+    @property
+    def ca_path(self) -> Path | None:
+        """PEM file of the CA that signed the broker's certificate (None without TLS)."""
+        return self.workdir / "ca.pem" if self.tls else None
+
+    @property
+    def ca_pem(self) -> str | None:
+        return self._material.ca_pem if self._material else None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def client_ssl_context(self, *, check_hostname: bool = False) -> ssl.SSLContext:
+        """A TLS 1.2 client context that trusts this broker's CA (for tests and tools)."""
+        context = ssl.create_default_context(cadata=self.ca_pem)
+        context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_2
+        context.check_hostname = check_hostname
+        return context
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start the broker and return once its port accepts TCP connections."""
+        if self.running:
+            return
+        for attempt in range(3):
+            try:
+                self._spawn_and_wait(timeout)
+                return
+            except BrokerError:
+                # Another process may have taken the port we picked between free_port() and
+                # mosquitto's bind; a port the caller fixed is a promise, so never re-pick it.
+                if self._port_fixed or attempt == 2:
+                    raise
+                self.port = free_port()
+                self._write_files()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM, like a clean shutdown; waits for the process to exit."""
+        self._end(signal.SIGTERM, timeout)
+
+    def kill(self) -> None:
+        """SIGKILL, to simulate a crash: clients see their sockets drop without a DISCONNECT."""
+        self._end(signal.SIGKILL, 10.0)
+
+    def restart(self, timeout: float = 10.0) -> None:
+        """Stop if running, then start again on the same port with the same certs/password."""
+        self.stop()
+        self._port_fixed = True
+        self.start(timeout)
+
+    def close(self) -> None:
+        """Stop the broker and remove the workdir if this object created it."""
+        self.stop()
+        if self._owns_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def __enter__(self) -> MosquittoBroker:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<MosquittoBroker {self.host}:{self.port} tls={self.tls} running={self.running}>"
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _write_files(self) -> None:
+        password_path = self.workdir / "passwd"
+        password_path.unlink(missing_ok=True)
+        # -c creates the file; -b takes the password from argv (fine for a throwaway code).
+        subprocess.run(
+            [
+                MOSQUITTO_PASSWD_BIN,
+                "-c",
+                "-b",
+                str(password_path),
+                self.username,
+                self.access_code,
+            ],
+            check=True,
+            capture_output=True,
+        )
+        tls_lines: list[str] = []
+        if self._material is not None:
+            paths = {"ca.pem": "ca_pem", "server.pem": "cert_pem", "server.key": "key_pem"}
+            for filename, field in paths.items():
+                (self.workdir / filename).write_text(getattr(self._material, field))
+            os.chmod(self.workdir / "server.key", 0o600)
+            tls_lines = [
+                f"cafile {self.workdir / 'ca.pem'}",
+                f"certfile {self.workdir / 'server.pem'}",
+                f"keyfile {self.workdir / 'server.key'}",
+                # Mosquitto 2.0 reads this as "1.2 or later"; the OpenSSL config written
+                # by _write_openssl_conf caps it, since printers refuse 1.3 (§1.1).
+                "tls_version tlsv1.2",
+            ]
+            self._write_openssl_conf()
+        lines = [
+            "per_listener_settings false",
+            "allow_anonymous false",
+            f"password_file {password_path}",
+            "persistence false",
+            f"log_dest file {self.log_path}",
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+            "log_type information",
+            "connection_messages true",
+            "log_timestamp_format %Y-%m-%dT%H:%M:%S",
+            f"listener {self.port} {self.host}",
+            # -1 = unlimited; the bench needs > 1,100 clients on this one listener.
+            "max_connections -1",
+            "set_tcp_nodelay true",
+            *tls_lines,
+        ]
+        if os.geteuid() == 0:
+            # As root Mosquitto drops to the "mosquitto" user, which cannot read these
+            # root-owned temp files; stay root instead.
+            lines.append("user root")
+        self.conf_path.write_text("\n".join(lines) + "\n")
+
+    def _write_openssl_conf(self) -> None:
+        (self.workdir / "openssl.cnf").write_text(
+            "openssl_conf = j3d_init\n"
+            "[j3d_init]\nssl_conf = j3d_ssl\n"
+            "[j3d_ssl]\nsystem_default = j3d_tls\n"
+            "[j3d_tls]\nMinProtocol = TLSv1.2\nMaxProtocol = TLSv1.2\n"
+        )
+
+    def _spawn_and_wait(self, timeout: float) -> None:
+        env = dict(os.environ)
+        if self.tls:
+            env["OPENSSL_CONF"] = str(self.workdir / "openssl.cnf")
+        self._process = subprocess.Popen(
+            [MOSQUITTO_BIN, "-c", str(self.conf_path)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_raise_open_files_limit,
+            start_new_session=True,  # a Ctrl-C in the test runner should not race our SIGTERM
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise BrokerError(
+                    f"mosquitto exited with {self._process.returncode}:\n{self.log_tail()}"
+                )
+            if self._port_accepts():
+                return
+            time.sleep(0.02)
+        self._end(signal.SIGKILL, 5.0)
+        raise BrokerError(f"mosquitto did not listen on {self.port} in {timeout}s")
+
+    def _port_accepts(self) -> bool:
+        try:
+            with socket.create_connection((self.host, self.port), timeout=0.2):
+                return True
+        except OSError:
+            return False
+
+    def _end(self, sig: signal.Signals, timeout: float) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(sig)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5.0)

@@ -1,0 +1,183 @@
+"""Orders (from Etsy or typed in), their items, and the product profiles that say how to print them."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import FileExtensionValidator, MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+
+class ProductProfileQuerySet(models.QuerySet):
+    def for_owner(self, user) -> "ProductProfileQuerySet":
+        return self.filter(user=user)
+
+
+class ProductProfile(models.Model):
+    """How one product is printed: its sliced file, material, temperatures and time."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="product_profiles"
+    )
+    name = models.CharField(max_length=200)
+    sku = models.CharField(max_length=64, blank=True)
+    etsy_listing_id = models.CharField(max_length=32, blank=True)
+    file_name = models.CharField(max_length=255, blank=True)
+    print_file = models.FileField(
+        upload_to="print-files/%Y/%m/",
+        blank=True,
+        validators=[FileExtensionValidator(["3mf", "gcode"])],
+        help_text="Sliced .3mf (or .gcode) ready for the printer",
+    )
+    material_type = models.CharField(max_length=32, default="PLA")
+    nozzle_temp = models.PositiveSmallIntegerField(default=200, validators=[MaxValueValidator(350)])
+    bed_temp = models.PositiveSmallIntegerField(default=60, validators=[MaxValueValidator(120)])
+    print_speed = models.PositiveSmallIntegerField(default=50, validators=[MinValueValidator(1)])
+    estimated_duration_minutes = models.PositiveIntegerField(
+        default=60, validators=[MinValueValidator(1)]
+    )
+    grams_per_unit = models.DecimalField(
+        max_digits=8,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+    )
+    units_per_plate = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ProductProfileQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "name"], name="orders_productprofile_name_per_user"
+            ),
+            models.CheckConstraint(
+                condition=Q(nozzle_temp__lte=350), name="orders_productprofile_nozzle_temp_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(bed_temp__lte=120), name="orders_productprofile_bed_temp_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(print_speed__gte=1), name="orders_productprofile_speed_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(estimated_duration_minutes__gte=1),
+                name="orders_productprofile_duration_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(units_per_plate__gte=1),
+                name="orders_productprofile_units_per_plate_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OrderQuerySet(models.QuerySet):
+    def for_owner(self, user) -> "OrderQuerySet":
+        return self.filter(user=user)
+
+
+class Order(models.Model):
+    class Source(models.TextChoices):
+        ETSY = "etsy", "Etsy"
+        MANUAL = "manual", "Manual"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending payment"
+        PAID = "paid", "Paid"
+        IN_PRODUCTION = "in_production", "In production"
+        READY = "ready", "Ready to ship"
+        SHIPPED = "shipped", "Shipped"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="orders"
+    )
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.MANUAL)
+    external_id = models.CharField(
+        max_length=64, blank=True, help_text="Etsy receipt id for Etsy orders"
+    )
+    order_number = models.CharField(max_length=64)
+    buyer_name = models.CharField(max_length=200, blank=True)
+    buyer_email = models.EmailField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PAID)
+    is_paid = models.BooleanField(default=True)
+    is_shipped = models.BooleanField(default=False)
+    total_amount = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        default=Decimal(0),
+        validators=[MinValueValidator(Decimal(0))],
+    )
+    currency = models.CharField(max_length=3, default="USD")
+    due_by = models.DateTimeField(null=True, blank=True, help_text="Ship-by date")
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = OrderQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # An Etsy receipt is imported once per shop owner, however often the sync runs.
+            models.UniqueConstraint(
+                fields=["user", "source", "external_id"],
+                condition=~Q(external_id=""),
+                name="orders_order_external_id_once",
+            ),
+            models.CheckConstraint(
+                condition=Q(total_amount__gte=0), name="orders_order_total_not_negative"
+            ),
+        ]
+        indexes = [
+            # The order list: one owner's orders, newest first, optionally by status.
+            models.Index(
+                fields=["user", "status", "-created_at"], name="orders_order_owner_status"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Order #{self.order_number}"
+
+
+class OrderItem(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
+    title = models.CharField(max_length=255)
+    sku = models.CharField(max_length=64, blank=True)
+    listing_id = models.CharField(max_length=32, blank=True)
+    quantity = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    unit_price = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        default=Decimal(0),
+        validators=[MinValueValidator(Decimal(0))],
+    )
+    variations = models.JSONField(default=list, blank=True)
+    personalization = models.TextField(blank=True)
+    product_profile = models.ForeignKey(
+        ProductProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="order_items"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["order_id", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gte=1), name="orders_orderitem_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(unit_price__gte=0), name="orders_orderitem_price_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.title}"

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PrintersConfig(AppConfig):
+    name = "printers"
+    verbose_name = "Printers and materials"

@@ -1,0 +1,234 @@
+"""Printers, their live status and the materials loaded in their AMS slots."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from j3d.lib.crypto import EncryptedTextField
+
+# J3D slot numbers (see shared/reference/bambu-protocol.md, "J3D conventions"): AMS, AMS 2 Pro or
+# AMS lite unit u (0-3) tray t (0-3) is u*4+t; an AMS HT unit (one tray) is its unit id 128-135;
+# the external spool is 254 (and 255 for the H2D's second external spool).
+AMS_SLOTS = range(0, 16)
+AMS_HT_SLOTS = range(128, 136)
+EXTERNAL_SLOTS = (254, 255)
+SLOT_HELP = "0-15 for AMS trays (unit x 4 + tray), 128-135 for AMS HT units, 254/255 external spool"
+
+
+def is_valid_slot(slot: int) -> bool:
+    return slot in AMS_SLOTS or slot in AMS_HT_SLOTS or slot in EXTERNAL_SLOTS
+
+
+def validate_slot(slot: int) -> None:
+    if not is_valid_slot(slot):
+        raise ValidationError(f"Slot {slot} does not exist: use {SLOT_HELP}.")
+
+
+def valid_slot_q(field: str) -> Q:
+    """The database check for a slot column named `field` (same rule as is_valid_slot)."""
+    return (
+        Q(**{f"{field}__gte": 0, f"{field}__lte": 15})
+        | Q(**{f"{field}__gte": 128, f"{field}__lte": 135})
+        | Q(**{f"{field}__in": EXTERNAL_SLOTS})
+    )
+
+
+hex_colour_validator = RegexValidator(
+    r"^#[0-9A-Fa-f]{6}$", "Use a hex colour like #FF8800.", code="invalid_colour"
+)
+serial_validator = RegexValidator(
+    r"^[A-Za-z0-9_-]{1,32}$",
+    "A serial number is 1-32 letters, digits, '-' or '_'.",
+    code="invalid_serial",
+)
+
+
+class PrinterQuerySet(models.QuerySet):
+    def for_owner(self, user) -> "PrinterQuerySet":
+        return self.filter(user=user)
+
+    def enabled(self) -> "PrinterQuerySet":
+        return self.filter(enabled=True)
+
+
+class Printer(models.Model):
+    class Model(models.TextChoices):
+        X1C = "X1C", "X1 Carbon"
+        X1E = "X1E", "X1E"
+        X1 = "X1", "X1"
+        P1S = "P1S", "P1S"
+        P1P = "P1P", "P1P"
+        P2S = "P2S", "P2S"
+        A1 = "A1", "A1"
+        A1_MINI = "A1 mini", "A1 mini"
+        H2D = "H2D", "H2D"
+        H2S = "H2S", "H2S"
+
+    class ConnectionType(models.TextChoices):
+        LAN = "lan", "LAN (printer's own MQTT broker)"
+        CLOUD = "cloud", "Bambu Cloud"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="printers"
+    )
+    name = models.CharField(max_length=100)
+    model = models.CharField(max_length=16, choices=Model.choices)
+    serial = models.CharField(max_length=32, validators=[serial_validator])
+    connection_type = models.CharField(
+        max_length=8, choices=ConnectionType.choices, default=ConnectionType.LAN
+    )
+    host = models.CharField(max_length=255, blank=True, help_text="IP address or host name (LAN)")
+    mqtt_port = models.PositiveIntegerField(
+        default=8883, validators=[MinValueValidator(1), MaxValueValidator(65535)]
+    )
+    access_code = EncryptedTextField(blank=True, help_text="LAN access code, shown on the printer")
+    cloud_user_id = models.CharField(max_length=32, blank=True, help_text="Bambu Cloud uid (cloud)")
+    cloud_token = EncryptedTextField(blank=True, help_text="Bambu Cloud access token (cloud)")
+    tls_verify = models.BooleanField(
+        default=False, help_text="Verify the printer's certificate (needs the CA below)"
+    )
+    ca_cert = models.TextField(blank=True, help_text="PEM certificate of the printer's CA")
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PrinterQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "serial"], name="printers_printer_serial_per_user"
+            ),
+            models.CheckConstraint(
+                condition=Q(mqtt_port__gte=1, mqtt_port__lte=65535),
+                name="printers_printer_port_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.model} {self.serial})"
+
+    def clean(self) -> None:
+        if self.connection_type == self.ConnectionType.LAN:
+            errors = {}
+            if not self.host:
+                errors["host"] = "A LAN printer needs its IP address or host name."
+            if not self.access_code:
+                errors["access_code"] = "A LAN printer needs its access code."
+            if errors:
+                raise ValidationError(errors)
+        if self.tls_verify and not self.ca_cert:
+            raise ValidationError({"ca_cert": "Verifying the printer's certificate needs its CA."})
+
+
+class PrinterStatus(models.Model):
+    """What the printer link last heard from a printer; one row per printer, written by the link."""
+
+    class State(models.TextChoices):
+        IDLE = "idle"
+        PREPARE = "prepare"
+        RUNNING = "running"
+        PAUSE = "pause"
+        FINISH = "finish"
+        FAILED = "failed"
+        SLICING = "slicing"
+        OFFLINE = "offline"
+        UNKNOWN = "unknown"
+
+    printer = models.OneToOneField(Printer, on_delete=models.CASCADE, related_name="status")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.UNKNOWN)
+    online = models.BooleanField(default=False)
+    snapshot = models.JSONField(default=dict, blank=True)
+    last_report_at = models.DateTimeField(null=True, blank=True)
+    link_error = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "printer statuses"
+
+    def __str__(self) -> str:
+        return f"{self.printer_id}: {self.state}"
+
+
+class BambuMaterialQuerySet(models.QuerySet):
+    def for_owner(self, user) -> "BambuMaterialQuerySet":
+        return self.filter(user=user)
+
+
+class BambuMaterial(models.Model):
+    """A spool in one slot of a printer: typed by a person or synced from the AMS."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="materials"
+    )
+    printer = models.ForeignKey(Printer, on_delete=models.CASCADE, related_name="materials")
+    slot = models.PositiveSmallIntegerField(validators=[validate_slot], help_text=SLOT_HELP)
+    material_type = models.CharField(max_length=32, blank=True)
+    color = models.CharField(max_length=50, blank=True)
+    color_hex = models.CharField(max_length=7, blank=True, validators=[hex_colour_validator])
+    weight_grams = models.DecimalField(
+        max_digits=8,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+    )
+    # None means unknown (the AMS cannot always tell, see the protocol notes on `remain`).
+    remaining_pct = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(100)]
+    )
+    vendor = models.CharField(max_length=100, blank=True)
+    cost_per_kg = models.DecimalField(
+        max_digits=8,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+    )
+    notes = models.TextField(blank=True)
+    is_empty = models.BooleanField(default=False, help_text="The AMS reports no spool in this slot")
+    loaded_at = models.DateTimeField(default=timezone.now)
+    last_synced = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = BambuMaterialQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["printer_id", "slot"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["printer", "slot"], name="printers_bambumaterial_one_per_slot"
+            ),
+            models.CheckConstraint(
+                condition=valid_slot_q("slot"), name="printers_bambumaterial_slot_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(remaining_pct__isnull=True) | Q(remaining_pct__lte=100),
+                name="printers_bambumaterial_remaining_pct_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(weight_grams__isnull=True) | Q(weight_grams__gte=0),
+                name="printers_bambumaterial_weight_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(cost_per_kg__isnull=True) | Q(cost_per_kg__gte=0),
+                name="printers_bambumaterial_cost_not_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.printer_id} slot {self.slot}: {self.material_type} {self.color}".strip()
+
+    @property
+    def remaining_grams(self) -> float | None:
+        if self.weight_grams is None or self.remaining_pct is None:
+            return None
+        return float(self.weight_grams) * self.remaining_pct / 100

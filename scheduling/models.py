@@ -1,0 +1,165 @@
+"""Print jobs: what to print, where, when, and how far it got."""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+
+from printers.models import valid_slot_q, validate_slot
+
+
+class ScheduledPrintQuerySet(models.QuerySet):
+    def for_owner(self, user) -> "ScheduledPrintQuerySet":
+        return self.filter(user=user)
+
+    def waiting(self) -> "ScheduledPrintQuerySet":
+        return self.filter(status__in=ScheduledPrint.WAITING)
+
+    def unfinished(self) -> "ScheduledPrintQuerySet":
+        return self.filter(status__in=ScheduledPrint.UNFINISHED)
+
+    def in_queue_order(self) -> "ScheduledPrintQuerySet":
+        """Highest priority first, then the earliest start (no start = as soon as possible), then oldest."""
+        return self.order_by(
+            F("priority").desc(), F("scheduled_start").asc(nulls_first=True), "created_at", "id"
+        )
+
+
+class ScheduledPrint(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        SCHEDULED = "scheduled"
+        STARTED = "started"
+        COMPLETED = "completed"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    WAITING = (Status.QUEUED, Status.SCHEDULED)
+    UNFINISHED = (Status.QUEUED, Status.SCHEDULED, Status.STARTED)
+    ENDED = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
+    # Every status change a job may make; anything else is refused with a 409.
+    ALLOWED_MOVES: dict[str, frozenset[str]] = {
+        Status.QUEUED: frozenset({Status.SCHEDULED, Status.STARTED, Status.CANCELLED}),
+        Status.SCHEDULED: frozenset({Status.QUEUED, Status.STARTED, Status.CANCELLED}),
+        Status.STARTED: frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED}),
+        Status.COMPLETED: frozenset(),
+        Status.FAILED: frozenset({Status.QUEUED}),
+        Status.CANCELLED: frozenset({Status.QUEUED}),
+    }
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="scheduled_prints"
+    )
+    # Null leaves the job in the farm pool for the planner to place (see ROADMAP).
+    printer = models.ForeignKey(
+        "printers.Printer",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="scheduled_prints",
+    )
+    order = models.ForeignKey(
+        "orders.Order",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="scheduled_prints",
+    )
+    order_item = models.ForeignKey(
+        "orders.OrderItem",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="scheduled_prints",
+    )
+    product_profile = models.ForeignKey(
+        "orders.ProductProfile",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="scheduled_prints",
+    )
+    job_name = models.CharField(max_length=255)
+    file_name = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    scheduled_start = models.DateTimeField(null=True, blank=True)
+    estimated_duration_minutes = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    material_type = models.CharField(max_length=32, blank=True)
+    material_slot = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[validate_slot]
+    )
+    nozzle_temp = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(350)]
+    )
+    bed_temp = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(120)]
+    )
+    print_speed = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    failed_reason = models.TextField(blank=True)
+    priority = models.IntegerField(default=0)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ScheduledPrintQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-priority", "scheduled_start", "created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    status__in=[
+                        "queued",
+                        "scheduled",
+                        "started",
+                        "completed",
+                        "failed",
+                        "cancelled",
+                    ]
+                ),
+                name="scheduling_scheduledprint_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(material_slot__isnull=True) | valid_slot_q("material_slot"),
+                name="scheduling_scheduledprint_slot_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(nozzle_temp__isnull=True) | Q(nozzle_temp__lte=350),
+                name="scheduling_scheduledprint_nozzle_temp_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(bed_temp__isnull=True) | Q(bed_temp__lte=120),
+                name="scheduling_scheduledprint_bed_temp_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(print_speed__isnull=True) | Q(print_speed__gte=1),
+                name="scheduling_scheduledprint_speed_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(estimated_duration_minutes__isnull=True)
+                | Q(estimated_duration_minutes__gte=1),
+                name="scheduling_scheduledprint_duration_positive",
+            ),
+        ]
+        indexes = [
+            # The per-printer queue (GET .../<printer_id>/queue and the dispatcher): waiting jobs only.
+            models.Index(
+                F("printer"),
+                F("priority").desc(),
+                F("scheduled_start"),
+                name="scheduling_sp_queue",
+                condition=Q(status__in=["queued", "scheduled"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_name} [{self.status}]"
+
+    def can_move_to(self, status: str) -> bool:
+        return status == self.status or status in self.ALLOWED_MOVES.get(self.status, frozenset())
