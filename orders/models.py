@@ -1,4 +1,4 @@
-"""Orders (from Etsy or typed in), their items, and the product profiles that say how to print them."""
+"""Orders (from Etsy or typed in), their items, and the product profiles that say how to print."""
 
 from decimal import Decimal
 

@@ -19,7 +19,7 @@ class ScheduledPrintQuerySet(models.QuerySet):
         return self.filter(status__in=ScheduledPrint.UNFINISHED)
 
     def in_queue_order(self) -> "ScheduledPrintQuerySet":
-        """Highest priority first, then the earliest start (no start = as soon as possible), then oldest."""
+        """Highest priority first, then earliest start (none = as soon as possible), then oldest."""
         return self.order_by(
             F("priority").desc(), F("scheduled_start").asc(nulls_first=True), "created_at", "id"
         )
@@ -148,7 +148,7 @@ class ScheduledPrint(models.Model):
             ),
         ]
         indexes = [
-            # The per-printer queue (GET .../<printer_id>/queue and the dispatcher): waiting jobs only.
+            # The per-printer queue (GET .../<printer_id>/queue, the dispatcher): waiting jobs only.
             models.Index(
                 F("printer"),
                 F("priority").desc(),

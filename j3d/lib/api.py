@@ -15,7 +15,7 @@ from j3d.lib.errors import Conflict, NotFound
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF's handler, plus: domain errors, Django validation errors and a 400 for non-JSON bodies."""
+    """DRF's handler, plus domain errors, Django validation errors and 400 for non-JSON bodies."""
     if isinstance(exc, Conflict):
         return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, NotFound | ObjectDoesNotExist):

@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
                 ('notify_material_change', models.BooleanField(default=False)),
                 ('notify_maintenance', models.BooleanField(default=True)),
                 ('email_enabled', models.BooleanField(default=True)),
-                ('webhook_url', models.URLField(blank=True, max_length=500, null=True, validators=[django.core.validators.URLValidator(message='A webhook URL must be an http:// or https:// address.', schemes=['http', 'https'])])),
+                ('webhook_url', models.URLField(blank=True, max_length=500, validators=[django.core.validators.URLValidator(message='A webhook URL must be an http:// or https:// address.', schemes=['http', 'https'])])),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('printer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notification_settings', to='printers.printer')),
