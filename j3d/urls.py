@@ -1,4 +1,57 @@
-from django.contrib import admin
-from django.urls import path
+"""URL map. Every API path answers with and without a trailing slash, as the guide's clients vary."""
 
-urlpatterns = [path("admin/", admin.site.urls)]
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+
+from notifications.api import NotificationSettingsView
+from orders.api import EtsySyncView, OrderViewSet, ProductProfileViewSet
+from printers.api import MaterialsView, PrinterViewSet
+from scheduling.api import (
+    OrderSchedulePrintsView,
+    PrinterQueueView,
+    ScheduledPrintCreateView,
+    ScheduledPrintView,
+)
+
+router = DefaultRouter(trailing_slash="/?")
+router.register("printers", PrinterViewSet, basename="printer")
+router.register("orders", OrderViewSet, basename="order")
+router.register("product-profiles", ProductProfileViewSet, basename="product-profile")
+
+ID = r"(?P<id>[^/]+)"
+
+api = [
+    re_path(r"^auth/token/?$", TokenObtainPairView.as_view(), name="token"),
+    re_path(r"^auth/token/refresh/?$", TokenRefreshView.as_view(), name="token-refresh"),
+    re_path(rf"^bambu/materials/{ID}/?$", MaterialsView.as_view(), name="materials"),
+    re_path(
+        r"^bambu/notifications/(?P<printer_id>[^/]+)/?$",
+        NotificationSettingsView.as_view(),
+        name="notification-settings",
+    ),
+    re_path(r"^bambu/scheduled-prints/?$", ScheduledPrintCreateView.as_view(), name="jobs"),
+    re_path(
+        r"^bambu/scheduled-prints/(?P<printer_id>[^/]+)/queue/?$",
+        PrinterQueueView.as_view(),
+        name="printer-queue",
+    ),
+    re_path(rf"^bambu/scheduled-prints/{ID}/?$", ScheduledPrintView.as_view(), name="job"),
+    re_path(
+        r"^orders/(?P<order_id>[^/]+)/schedule-prints/?$",
+        OrderSchedulePrintsView.as_view(),
+        name="order-schedule-prints",
+    ),
+    re_path(r"^etsy/sync-orders/?$", EtsySyncView.as_view(), name="etsy-sync"),
+    # The printer link's endpoints (commands, print) are added below this line.
+    re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("", include(router.urls)),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include(api)),
+]

@@ -104,6 +104,11 @@ class ScheduledPrint(models.Model):
     failed_reason = models.TextField(blank=True)
     priority = models.IntegerField(default=0)
     notes = models.TextField(blank=True)
+    # The ids J3D minted when it sent this job to the printer (project_file); the printer echoes
+    # them in its reports, which is how the job follows the printer (scheduling/receivers.py).
+    printer_task_id = models.CharField(max_length=16, blank=True)
+    printer_subtask_id = models.CharField(max_length=16, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -155,6 +160,12 @@ class ScheduledPrint(models.Model):
                 F("scheduled_start"),
                 name="scheduling_sp_queue",
                 condition=Q(status__in=["queued", "scheduled"]),
+            ),
+            # Receivers of printer events: "the job this printer's subtask id belongs to".
+            models.Index(
+                fields=["printer", "printer_subtask_id"],
+                name="scheduling_sp_printer_subtask",
+                condition=~Q(printer_subtask_id=""),
             ),
         ]
 

@@ -1,0 +1,13 @@
+"""Every periodic django-q2 task, declared once; `manage.py setup_schedules` applies this list."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Periodic:
+    name: str
+    func: str
+    minutes: int
+
+
+SCHEDULES: list[Periodic] = []

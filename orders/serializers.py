@@ -1,0 +1,109 @@
+"""API shapes of orders, their items and product profiles."""
+
+from typing import Any
+
+from rest_framework import serializers
+
+from orders.models import Order, OrderItem, ProductProfile
+
+
+class ProductProfileSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ProductProfile
+        fields = [
+            "id",
+            "name",
+            "sku",
+            "etsy_listing_id",
+            "file_name",
+            "print_file",
+            "material_type",
+            "nozzle_temp",
+            "bed_temp",
+            "print_speed",
+            "estimated_duration_minutes",
+            "grams_per_unit",
+            "units_per_plate",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        # Name uniqueness per owner is checked in validate_name, which knows the owner.
+        validators: list = []
+
+    def validate_name(self, value: str) -> str:
+        others = ProductProfile.objects.filter(user=self.context["request"].user, name=value)
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        if others.exists():
+            raise serializers.ValidationError("You already have a product profile with this name.")
+        return value
+
+
+class ProductProfileRefField(serializers.PrimaryKeyRelatedField):
+    """A product profile id, limited to the caller's own profiles."""
+
+    def get_queryset(self) -> Any:
+        return ProductProfile.objects.filter(user=self.context["request"].user)
+
+
+class OrderItemSerializer(serializers.ModelSerializer):
+    product_profile_id = ProductProfileRefField(
+        source="product_profile", allow_null=True, required=False
+    )
+
+    class Meta:
+        model = OrderItem
+        fields = [
+            "id",
+            "title",
+            "sku",
+            "listing_id",
+            "quantity",
+            "unit_price",
+            "variations",
+            "personalization",
+            "product_profile_id",
+        ]
+        read_only_fields = ["id"]
+
+    def validate_variations(self, value: Any) -> Any:
+        if not isinstance(value, list | dict):
+            raise serializers.ValidationError("Variations are a JSON list or object.")
+        return value
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    items = OrderItemSerializer(many=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "source",
+            "external_id",
+            "order_number",
+            "buyer_name",
+            "buyer_email",
+            "status",
+            "is_paid",
+            "is_shipped",
+            "total_amount",
+            "currency",
+            "due_by",
+            "notes",
+            "items",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "source", "external_id", "created_at", "updated_at"]
+
+    def validate_items(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not value:
+            raise serializers.ValidationError("An order needs at least one item.")
+        return value
+
+    def validate_currency(self, value: str) -> str:
+        if len(value) != 3 or not value.isalpha():
+            raise serializers.ValidationError("Use a 3-letter ISO currency code like USD.")
+        return value.upper()

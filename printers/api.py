@@ -1,0 +1,81 @@
+"""REST endpoints for printers and the materials in their slots."""
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from j3d.lib.api import get_owned_or_404
+from printers.models import BambuMaterial, Printer
+from printers.serializers import BambuMaterialSerializer, PrinterSerializer
+from printers.services.materials import material_create, material_unload, material_update
+from printers.services.printers import printer_create, printer_update
+
+
+class PrinterViewSet(viewsets.ModelViewSet):
+    """The shop owner's printers, each with its live status and AMS materials."""
+
+    serializer_class = PrinterSerializer
+
+    def get_queryset(self) -> QuerySet[Printer]:
+        return (
+            Printer.objects.for_owner(self.request.user)
+            .select_related("status")
+            .prefetch_related("materials")
+        )
+
+    def perform_create(self, serializer: PrinterSerializer) -> None:
+        serializer.instance = printer_create(user=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer: PrinterSerializer) -> None:
+        serializer.instance = printer_update(
+            printer=serializer.instance, **serializer.validated_data
+        )
+
+
+ID_PARAM = OpenApiParameter(
+    "id",
+    int,
+    OpenApiParameter.PATH,
+    description="printer id for GET/POST, material id for PUT/DELETE",
+)
+
+
+@extend_schema(parameters=[ID_PARAM])
+class MaterialsView(generics.GenericAPIView):
+    """`/api/bambu/materials/<id>`: list or load materials of printer <id> (GET, POST);
+    change or unload material <id> (PUT/PATCH, DELETE), as the integration guide routes them."""
+
+    serializer_class = BambuMaterialSerializer
+
+    def get_queryset(self) -> QuerySet[BambuMaterial]:
+        return BambuMaterial.objects.for_owner(self.request.user)
+
+    def get(self, request: Request, id: str) -> Response:
+        printer = get_owned_or_404(Printer.objects.all(), request.user, id)
+        materials = self.get_queryset().filter(printer=printer)
+        return Response(self.get_serializer(materials, many=True).data)
+
+    def post(self, request: Request, id: str) -> Response:
+        printer = get_owned_or_404(Printer.objects.all(), request.user, id)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        material = material_create(printer=printer, **serializer.validated_data)
+        return Response(self.get_serializer(material).data, status=status.HTTP_201_CREATED)
+
+    def put(self, request: Request, id: str) -> Response:
+        # Partial: the guide's examples send only the fields that changed.
+        material = get_owned_or_404(self.get_queryset(), request.user, id)
+        serializer = self.get_serializer(material, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        material = material_update(material=material, **serializer.validated_data)
+        return Response(self.get_serializer(material).data)
+
+    patch = put
+
+    def delete(self, request: Request, id: str) -> Response:
+        material = get_owned_or_404(self.get_queryset(), request.user, id)
+        slot = material.slot
+        material_unload(material=material)
+        return Response({"message": f"Material unloaded from slot {slot}", "id": int(id)})

@@ -1,0 +1,137 @@
+"""API shapes of printers and their materials (field names as in the integration guide)."""
+
+from typing import Any
+
+from cryptography import x509
+from rest_framework import serializers
+
+from printers.models import BambuMaterial, Printer, PrinterStatus
+
+
+class PrinterStatusSerializer(serializers.ModelSerializer):
+    """The live status the printer link keeps; `snapshot` is the last decoded report."""
+
+    class Meta:
+        model = PrinterStatus
+        fields = ["state", "online", "last_report_at", "link_error", "snapshot", "updated_at"]
+        read_only_fields = fields
+
+
+class BambuMaterialSerializer(serializers.ModelSerializer):
+    printer_id = serializers.IntegerField(read_only=True)
+    remaining_grams = serializers.FloatField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = BambuMaterial
+        fields = [
+            "id",
+            "printer_id",
+            "slot",
+            "material_type",
+            "color",
+            "color_hex",
+            "weight_grams",
+            "remaining_pct",
+            "remaining_grams",
+            "vendor",
+            "cost_per_kg",
+            "notes",
+            "is_empty",
+            "loaded_at",
+            "last_synced",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "id",
+            "printer_id",
+            "is_empty",
+            "last_synced",
+            "created_at",
+            "updated_at",
+        ]
+        extra_kwargs = {"slot": {"required": True}, "material_type": {"required": True}}
+        # Slot uniqueness per printer is checked by the service, which knows the printer.
+        validators: list = []
+
+
+class PrinterSerializer(serializers.ModelSerializer):
+    """A printer; its access code and cloud token can be written but are never shown."""
+
+    has_access_code = serializers.SerializerMethodField()
+    status = PrinterStatusSerializer(read_only=True, allow_null=True)
+    materials = BambuMaterialSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Printer
+        fields = [
+            "id",
+            "name",
+            "model",
+            "serial",
+            "connection_type",
+            "host",
+            "mqtt_port",
+            "access_code",
+            "has_access_code",
+            "cloud_user_id",
+            "cloud_token",
+            "tls_verify",
+            "ca_cert",
+            "enabled",
+            "status",
+            "materials",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+        extra_kwargs = {
+            "access_code": {"write_only": True, "style": {"input_type": "password"}},
+            "cloud_token": {"write_only": True, "style": {"input_type": "password"}},
+        }
+        # The serial is unique per owner; validate() checks it against the owner's printers.
+        validators: list = []
+
+    def get_has_access_code(self, printer: Printer) -> bool:
+        return bool(printer.access_code)
+
+    def validate_ca_cert(self, value: str) -> str:
+        if value.strip():
+            try:
+                x509.load_pem_x509_certificates(value.encode())
+            except ValueError:
+                raise serializers.ValidationError("Paste the CA certificate in PEM form.") from None
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        merged = {**self._current_values(), **attrs}
+        errors: dict[str, str] = {}
+        if merged.get("connection_type", Printer.ConnectionType.LAN) == Printer.ConnectionType.LAN:
+            if not merged.get("host"):
+                errors["host"] = "A LAN printer needs its IP address or host name."
+            if not merged.get("access_code"):
+                errors["access_code"] = "A LAN printer needs its access code (on its screen)."
+        else:
+            if not merged.get("cloud_user_id"):
+                errors["cloud_user_id"] = "A cloud printer needs the Bambu Cloud user id."
+            if not merged.get("cloud_token"):
+                errors["cloud_token"] = "A cloud printer needs a Bambu Cloud access token."
+        if merged.get("tls_verify") and not merged.get("ca_cert", "").strip():
+            errors["ca_cert"] = "Verifying the printer's certificate needs its CA certificate."
+        if "serial" in attrs and self._serial_taken(attrs["serial"]):
+            errors["serial"] = "You already have a printer with this serial number."
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+    def _current_values(self) -> dict[str, Any]:
+        if self.instance is None:
+            return {}
+        names = ["connection_type", "host", "access_code", "cloud_user_id", "cloud_token"]
+        return {name: getattr(self.instance, name) for name in names + ["tls_verify", "ca_cert"]}
+
+    def _serial_taken(self, serial: str) -> bool:
+        others = Printer.objects.filter(user=self.context["request"].user, serial=serial)
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        return others.exists()

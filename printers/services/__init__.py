@@ -1,0 +1,2 @@
+"""Printer rules, one module per topic: materials (AMS slots), live (status from the link),
+commands (the outbox)."""

@@ -1,0 +1,1 @@
+"""Job rules, one module per topic: jobs (create, status moves, order scheduling), dispatch."""
