@@ -1,4 +1,4 @@
-"""URL map. Every API path answers with and without a trailing slash, as the guide's clients vary."""
+"""URL map. Every API path answers with and without a trailing slash; clients of the guide vary."""
 
 from django.contrib import admin
 from django.urls import include, path, re_path

@@ -1,0 +1,106 @@
+from django import forms
+from django.contrib import admin
+
+from printers.models import BambuMaterial, Printer, PrinterStatus
+
+
+class PrinterAdminForm(forms.ModelForm):
+    """Secrets are typed in but never shown back; leaving the box empty keeps the stored value."""
+
+    access_code = forms.CharField(
+        required=False, widget=forms.PasswordInput(render_value=False), strip=True
+    )
+    cloud_token = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False))
+
+    class Meta:
+        model = Printer
+        fields = [
+            "user",
+            "name",
+            "model",
+            "serial",
+            "connection_type",
+            "host",
+            "mqtt_port",
+            "access_code",
+            "cloud_user_id",
+            "cloud_token",
+            "tls_verify",
+            "ca_cert",
+            "enabled",
+        ]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        for secret in ("access_code", "cloud_token"):
+            if not cleaned.get(secret) and self.instance.pk:
+                cleaned[secret] = getattr(self.instance, secret)
+        return cleaned
+
+
+class BambuMaterialInline(admin.TabularInline):
+    model = BambuMaterial
+    extra = 0
+    fields = [
+        "slot",
+        "material_type",
+        "color",
+        "color_hex",
+        "weight_grams",
+        "remaining_pct",
+        "vendor",
+        "cost_per_kg",
+        "is_empty",
+        "notes",
+        "last_synced",
+    ]
+    readonly_fields = ["last_synced"]
+
+
+class PrinterStatusInline(admin.StackedInline):
+    model = PrinterStatus
+    can_delete = False
+    extra = 0
+    readonly_fields = ["state", "online", "last_report_at", "link_error", "snapshot"]
+    fields = readonly_fields
+
+
+@admin.register(Printer)
+class PrinterAdmin(admin.ModelAdmin):
+    form = PrinterAdminForm
+    list_display = [
+        "name",
+        "model",
+        "serial",
+        "user",
+        "connection_type",
+        "host",
+        "enabled",
+        "state",
+    ]
+    list_filter = ["model", "connection_type", "enabled", "user"]
+    search_fields = ["name", "serial", "host"]
+    list_select_related = ["status", "user"]
+    inlines = [PrinterStatusInline, BambuMaterialInline]
+
+    def save_formset(self, request, form, formset, change) -> None:
+        # Rows added inline (materials, and other apps' per-printer rows) belong to its owner.
+        for obj in formset.save(commit=False):
+            if hasattr(obj, "user_id"):
+                obj.user_id = form.instance.user_id
+            obj.save()
+        formset.save_m2m()
+        for obj in formset.deleted_objects:
+            obj.delete()
+
+    @admin.display(description="state")
+    def state(self, printer: Printer) -> str:
+        status = getattr(printer, "status", None)
+        return status.state if status else "unknown"
+
+
+@admin.register(BambuMaterial)
+class BambuMaterialAdmin(admin.ModelAdmin):
+    list_display = ["printer", "slot", "material_type", "color", "remaining_pct", "is_empty"]
+    list_filter = ["material_type", "is_empty", "printer"]
+    list_select_related = ["printer"]

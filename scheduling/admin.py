@@ -1,0 +1,93 @@
+"""Staff tools for the job queue, and the "schedule prints" action on orders."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from j3d.lib.errors import DomainError
+from orders.admin import OrderAdmin
+from printers.models import Printer
+from scheduling.models import ScheduledPrint
+from scheduling.services.jobs import job_update, schedule_order_prints
+
+
+class PrinterActionForm(ActionForm):
+    """The action bar's extra box: the printer that 'move' and 'schedule prints' use."""
+
+    printer = forms.ModelChoiceField(Printer.objects.all(), required=False)
+
+
+def _chosen_printer(request: HttpRequest) -> Printer | None:
+    form = PrinterActionForm(request.POST)
+    return form.cleaned_data.get("printer") if form.is_valid() else None
+
+
+def _apply(modeladmin: admin.ModelAdmin, request: HttpRequest, jobs: QuerySet, **change) -> None:
+    done, refused = 0, []
+    for job in jobs:
+        try:
+            job_update(job=job, **change)
+            done += 1
+        except (DomainError, ValidationError) as error:
+            refused.append(f"{job.job_name}: {error}")
+    if done:
+        modeladmin.message_user(request, f"{done} job(s) updated.", messages.SUCCESS)
+    for line in refused:
+        modeladmin.message_user(request, line, messages.WARNING)
+
+
+@admin.register(ScheduledPrint)
+class ScheduledPrintAdmin(admin.ModelAdmin):
+    list_display = ["job_name", "printer", "status", "priority", "scheduled_start", "order", "user"]
+    list_editable = ["priority"]
+    list_filter = ["status", "printer", "user"]
+    search_fields = ["job_name", "file_name", "notes"]
+    list_select_related = ["printer", "order", "user"]
+    readonly_fields = ["started_at", "completed_at", "created_at", "updated_at"]
+    action_form = PrinterActionForm
+    actions = ["cancel", "requeue", "move_to_printer"]
+
+    @admin.action(description="Cancel selected jobs")
+    def cancel(self, request: HttpRequest, queryset: QuerySet) -> None:
+        _apply(self, request, queryset, status=ScheduledPrint.Status.CANCELLED)
+
+    @admin.action(description="Requeue selected jobs (reprint)")
+    def requeue(self, request: HttpRequest, queryset: QuerySet) -> None:
+        _apply(self, request, queryset, status=ScheduledPrint.Status.QUEUED)
+
+    @admin.action(description="Move selected jobs to the printer chosen above")
+    def move_to_printer(self, request: HttpRequest, queryset: QuerySet) -> None:
+        printer = _chosen_printer(request)
+        if printer is None:
+            self.message_user(request, "Choose a printer first.", messages.ERROR)
+            return
+        if queryset.exclude(user_id=printer.user_id).exists():
+            self.message_user(
+                request, "Jobs can only move to their owner's printers.", messages.ERROR
+            )
+            return
+        _apply(self, request, queryset, printer=printer)
+
+
+@admin.action(description="Schedule prints on the printer chosen above")
+def schedule_prints(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+    printer = _chosen_printer(request)
+    if printer is None:
+        modeladmin.message_user(request, "Choose a printer first.", messages.ERROR)
+        return
+    for order in queryset:
+        try:
+            jobs = schedule_order_prints(order.user_id, order.id, printer.id)
+            modeladmin.message_user(
+                request, f"{order}: {len(jobs)} job(s) queued.", messages.SUCCESS
+            )
+        except (DomainError, ValidationError) as error:
+            modeladmin.message_user(request, f"{order}: {error}", messages.WARNING)
+
+
+# orders cannot import scheduling (it sits below), so the action joins the order admin from here.
+OrderAdmin.action_form = PrinterActionForm
+OrderAdmin.actions = [*(OrderAdmin.actions or []), schedule_prints]
