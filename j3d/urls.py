@@ -54,4 +54,5 @@ api = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api)),
+    path("", include("printers.urls")),
 ]
