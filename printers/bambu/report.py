@@ -1,0 +1,493 @@
+"""Decoding report payloads and deep-merging them into one printer's cached state.
+
+Firmware sends a full report (``msg: 0``) after a pushall and only changed fields (``msg: 1``)
+otherwise, so :class:`PrinterState` merges every status message into a cache and never clears a
+value because a message lacks it (bambu-protocol.md §1.3). The link calls, per MQTT message::
+
+    message = decode_payload(payload)          # None: drop it
+    update = state.apply(message)              # kind: status | reply | version | ignored
+    if update.changed: snapshot = state.snapshot()
+
+``snapshot()`` recomputes only the sections whose keys changed, which keeps the per-delta cost
+close to a plain ``dict.update`` (see bench/bench_ingest.py).
+
+A PrinterState is not thread-safe: one link thread owns it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+import orjson
+
+from printers.bambu.commands import Reply, parse_reply
+from printers.bambu.snapshot import SECTION_READERS, ReadContext, Snapshot
+
+MAX_PAYLOAD_BYTES = 1024 * 1024
+# Real reports nest 6 levels deep; anything past this is junk and is dropped, not recursed into.
+MAX_DEPTH = 16
+
+_SCALARS = frozenset({str, int, float, bool})
+_DROP = object()
+_MISSING = object()
+_NO_CHANGE: frozenset[str] = frozenset()
+
+
+def decode_payload(raw: bytes | bytearray | memoryview | str) -> dict[str, Any] | None:
+    """Decode one MQTT payload into a JSON object; None when it is not one.
+
+    Payloads over MAX_PAYLOAD_BYTES are refused unread. Invalid UTF-8 does not lose the message:
+    the bytes are decoded with U+FFFD replacements (a P1P once sent a corrupted ``gcode_file``).
+    Non-JSON, non-object JSON, and nesting too deep to parse give None; nothing raises.
+    """
+    if type(raw) is not bytes and not isinstance(raw, str | bytearray | memoryview):
+        return None
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        return None
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        value = _decode_slow(raw)
+    return value if type(value) is dict else None
+
+
+def _decode_slow(raw: bytes | bytearray | memoryview | str) -> Any:
+    """Fallback for what orjson refuses: invalid UTF-8 (replaced), integers beyond 64 bits."""
+    if isinstance(raw, str):
+        text = raw.encode("utf-8", "replace").decode("utf-8")
+    else:
+        text = bytes(raw).decode("utf-8", "replace")
+    try:
+        # NaN/Infinity are not JSON; read them as missing values.
+        return json.loads(text, parse_constant=lambda _: None)
+    except (ValueError, RecursionError):
+        return None
+
+
+class Update(NamedTuple):
+    """What one message did to the state.
+
+    kind: "status" (merged), "reply" (a command reply, not merged), "version" (get_version
+    module list) or "ignored". changed: names of the snapshot sections that changed (see
+    ``printers.bambu.snapshot.SECTION_READERS``: state, job, progress, temps, speed, error, hms,
+    wifi, nozzle, fans, lights, capabilities, active_tray, ams, version). reply: the parsed reply
+    for kind "reply" (and for a get_version answer that carries a result). full: the message was a
+    full report (msg 0).
+    """
+
+    kind: str
+    changed: frozenset[str] = _NO_CHANGE
+    reply: Reply | None = None
+    full: bool = False
+
+
+IGNORED = Update("ignored")
+
+# Status updates are immutable and few (one per set of changed sections), so they are shared.
+_STATUS_UPDATES: dict[tuple[frozenset[str], bool], Update] = {}
+
+
+def _status_update(changed: frozenset[str], full: bool) -> Update:
+    update = _STATUS_UPDATES.get((changed, full))
+    if update is None:
+        update = _STATUS_UPDATES[(changed, full)] = Update("status", changed, None, full)
+    return update
+
+
+def _sections(*names: str) -> frozenset[str]:
+    for name in names:
+        assert name in SECTION_READERS, name
+    return frozenset(names)
+
+
+# Top-level print key → the snapshot sections that read it. Keys not listed are kept in the
+# cache but change no section; the envelope keys (None) are not stored at all.
+_KEY_SECTIONS: dict[str, frozenset[str] | None] = {
+    "command": None,
+    "msg": None,
+    "sequence_id": None,
+}
+for _names, _keys in (
+    (("state",), ("gcode_state",)),
+    (("job",), ("subtask_name", "gcode_file", "task_id", "subtask_id", "print_type")),
+    (
+        ("progress",),
+        ("mc_percent", "mc_remaining_time", "layer_num", "total_layer_num", "3D", "stg_cur"),
+    ),
+    (
+        ("temps",),
+        ("nozzle_temper", "nozzle_target_temper", "bed_temper", "bed_target_temper"),
+    ),
+    (("temps",), ("chamber_temper",)),
+    (("speed",), ("spd_lvl", "spd_mag")),
+    (("error",), ("print_error",)),
+    (("wifi",), ("wifi_signal",)),
+    (("nozzle",), ("nozzle_diameter", "nozzle_type")),
+    (
+        ("fans",),
+        ("cooling_fan_speed", "big_fan1_speed", "big_fan2_speed", "heatbreak_fan_speed"),
+    ),
+    (("lights",), ("lights_report",)),
+    (("capabilities",), ("fun",)),
+    (("ams",), ("home_flag",)),
+):
+    for _key in _keys:
+        _KEY_SECTIONS[_key] = _sections(*_names)
+
+# device.<part> → sections (H2D packs temperatures and the active slot under device).
+_DEVICE_SECTIONS = {
+    "bed": _sections("temps"),
+    "ctc": _sections("temps"),
+    "extruder": _sections("temps", "active_tray"),
+    "nozzle": _sections("nozzle"),
+}
+_AMS = _sections("ams")
+_HMS = _sections("hms")
+_ACTIVE_TRAY = _sections("active_tray")
+_VERSION = _sections("version", "ams")
+_ALL = frozenset(SECTION_READERS)
+
+# AMS module name prefix in get_version → unit kind.
+_AMS_MODULE_KINDS = {"ams": "ams", "ams_f1": "ams_lite", "n3f": "ams_2_pro", "n3s": "ams_ht"}
+
+
+def _clone(value: Any, depth: int) -> Any:
+    """Copy JSON data so the cache never aliases a caller's message; drops junk and deep nesting."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if depth >= MAX_DEPTH:
+        return _DROP
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            copied = _clone(item, depth + 1)
+            if copied is not _DROP and item is not None:
+                out[key] = copied
+        return out
+    if kind is list:
+        return [c for c in (_clone(item, depth + 1) for item in value) if c is not _DROP]
+    return _DROP
+
+
+def _merge_dict(dst: dict[str, Any], src: dict[str, Any], depth: int, by_id: bool) -> bool:
+    """Deep-merge ``src`` into ``dst``; True when anything changed.
+
+    None never overwrites, and a value never switches between scalar, dict and list (junk must
+    not erase what we know); lists are replaced, or merged element by id when ``by_id`` and both
+    sides are id-keyed.
+    """
+    if depth >= MAX_DEPTH:
+        return False
+    changed = False
+    for key, value in src.items():
+        old = dst.get(key, _MISSING)
+        kind = type(value)
+        if kind in _SCALARS:
+            if type(old) is kind and old == value:
+                continue
+            if type(old) is dict or type(old) is list:
+                continue
+            dst[key] = value
+            changed = True
+        elif kind is dict:
+            if type(old) is dict:
+                changed |= _merge_dict(old, value, depth + 1, by_id)
+            elif old is _MISSING:
+                dst[key] = _clone(value, depth + 1)
+                changed = True
+        elif kind is list and (old is _MISSING or type(old) is list):
+            if by_id and old is not _MISSING and _id_keyed(value):
+                changed |= _merge_by_id(old, value, depth + 1, _merge_plain)
+            else:
+                new = _clone(value, depth + 1)
+                if new != old:
+                    dst[key] = new
+                    changed = True
+    return changed
+
+
+def _merge_plain(dst: dict[str, Any], src: dict[str, Any], depth: int) -> bool:
+    return _merge_dict(dst, src, depth, True)
+
+
+def _id_keyed(items: list[Any]) -> bool:
+    return all(type(item) is dict and "id" in item for item in items)
+
+
+def _id_of(item: Any) -> Any:
+    """Ids come as "0" or 0 depending on firmware; compare them as strings."""
+    ident = item.get("id") if type(item) is dict else None
+    return str(ident) if type(ident) in (str, int) else None
+
+
+def _merge_by_id(
+    cached: list[Any],
+    incoming: list[Any],
+    depth: int,
+    merge_one: Callable[[dict[str, Any], dict[str, Any], int], bool],
+    drop_missing: bool = False,
+) -> bool:
+    """Merge a list of ``{"id": ...}`` dicts into ``cached`` in place, element by id.
+
+    Elements without a usable id are ignored. With ``drop_missing`` (a full report's AMS unit
+    list), cached elements the message does not list are removed: the unit was unplugged.
+    """
+    index = {_id_of(item): item for item in cached if _id_of(item) is not None}
+    seen = set()
+    changed = False
+    for item in incoming:
+        ident = _id_of(item)
+        if ident is None:
+            continue
+        seen.add(ident)
+        target = index.get(ident)
+        if target is None:
+            target = index[ident] = {"id": item["id"]}
+            cached.append(target)
+            changed = True
+        changed |= merge_one(target, item, depth + 1)
+    if drop_missing and len(seen) < len(index):
+        cached[:] = [item for item in cached if _id_of(item) in seen]
+        changed = True
+    return changed
+
+
+def _merge_tray(cached: dict[str, Any], update: dict[str, Any], depth: int) -> bool:
+    """Merge one tray. The rule that satisfies both firmware families (§1.3, §4):
+
+    - ``{"id"}`` alone: the slot is empty (legacy firmware reports an empty slot this way), so
+      every material field is cleared;
+    - ``{"id", "state": 0}``: empty as well (state 0 = no spool; seen in the X1C multi-AMS
+      report for an empty AMS 2 Pro slot);
+    - ``{"id", "state": N}`` with N != 0: a partial H2D update for a slot that is not fully
+      loaded; only ``state`` changes and the material stays;
+    - anything else: deep-merged key by key.
+    """
+    size = len(update)
+    if size == 1 or (size == 2 and update.get("state", 1) in (0, "0")):
+        material = [key for key in cached if key not in ("id", "state")]
+        for key in material:
+            del cached[key]
+        return _merge_dict(cached, update, depth, False) or bool(material)
+    return _merge_dict(cached, update, depth, False)
+
+
+def _merge_unit(cached: dict[str, Any], update: dict[str, Any], depth: int) -> bool:
+    changed = False
+    for key, value in update.items():
+        if key == "tray":
+            if type(value) is list:
+                if type(cached.get("tray")) is not list:
+                    cached["tray"] = []
+                changed |= _merge_by_id(cached["tray"], value, depth, _merge_tray)
+        else:
+            changed |= _merge_dict(cached, {key: value}, depth, False)
+    return changed
+
+
+class PrinterState:
+    """One printer's cached report and the snapshot derived from it.
+
+    ``model`` is the J3D model name ("X1C", "X1E", "X1", "P1S", "P1P", "P2S", "A1", "A1 mini",
+    "H2D", "H2S", or None when unknown); it decides model-specific readings such as whether the
+    chamber temperature is real.
+    """
+
+    def __init__(self, model: str | None = None) -> None:
+        self._print: dict[str, Any] = {}
+        self._ctx = ReadContext(model=model)
+        self._dirty: set[str] = set(_ALL)
+        self._snapshot: Snapshot | None = None
+        self._modules: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def model(self) -> str | None:
+        return self._ctx.model
+
+    @property
+    def firmware(self) -> str | None:
+        """The ``ota`` module's ``sw_ver`` from the last get_version answer."""
+        return self._ctx.firmware
+
+    @property
+    def modules(self) -> tuple[dict[str, Any], ...]:
+        """The module list of the last get_version answer (copies; name, sw_ver, hw_ver, sn...)."""
+        return self._modules
+
+    @property
+    def report(self) -> Mapping[str, Any]:
+        """Read-only view of the merged ``print`` object (nested values must not be mutated)."""
+        return MappingProxyType(self._print)
+
+    def apply(self, message: Any) -> Update:
+        """Classify one decoded message and merge it if it is a status push. Never raises."""
+        if type(message) is not dict:
+            return IGNORED
+        body = message.get("print")
+        if type(body) is dict and body.get("command") == "push_status" and "result" not in body:
+            return self._merge_status(body)
+        info = message.get("info")
+        if type(info) is dict and info.get("command") == "get_version":
+            if type(info.get("module")) is list:
+                return self._apply_version(info, parse_reply(message))
+        reply = parse_reply(message)
+        if reply is not None:
+            return Update("reply", reply=reply)
+        return IGNORED
+
+    def snapshot(self) -> Snapshot:
+        """The current snapshot; recomputes only the sections changed since the last call."""
+        snapshot = self._snapshot
+        dirty = self._dirty
+        if not dirty and snapshot is not None:
+            return snapshot
+        fields = {} if snapshot is None else snapshot.__dict__.copy()
+        data, ctx = self._print, self._ctx
+        for name in dirty:
+            fields.update(SECTION_READERS[name](data, ctx))
+        dirty.clear()
+        snapshot = self._snapshot = Snapshot.from_fields(fields)
+        return snapshot
+
+    def _merge_status(self, body: dict[str, Any]) -> Update:
+        cache = self._print
+        changed: frozenset[str] | None = None
+        for key, value in body.items():
+            sections = _KEY_SECTIONS.get(key, _MISSING)
+            if sections is None:
+                continue
+            kind = type(value)
+            if kind in _SCALARS:
+                old = cache.get(key, _MISSING)
+                if type(old) is kind and old == value:
+                    continue
+                if type(old) is dict or type(old) is list or key in _SPECIAL_MERGES:
+                    continue  # junk must not erase structure
+                cache[key] = value
+                if sections is _MISSING:
+                    continue
+            elif key in _SPECIAL_MERGES:
+                sections = _SPECIAL_MERGES[key](cache, value, _is_full(body))
+            elif kind is dict or kind is list:
+                if not _merge_dict(cache, {key: value}, 0, False) or sections is _MISSING:
+                    continue
+            else:
+                continue  # None or a non-JSON type: never clears, never stored
+            if sections:
+                changed = sections if changed is None else changed | sections
+        if changed is None:
+            return _status_update(_NO_CHANGE, _is_full(body))
+        self._dirty.update(changed)
+        return _status_update(changed, _is_full(body))
+
+    def _apply_version(self, info: dict[str, Any], reply: Reply | None) -> Update:
+        modules = tuple(_clone(m, 1) for m in info["module"] if type(m) is dict)
+        firmware = None
+        kinds: dict[int, str] = {}
+        for module in modules:
+            name = module.get("name")
+            if type(name) is not str:
+                continue
+            if name == "ota" and type(module.get("sw_ver")) is str:
+                firmware = module["sw_ver"]
+            prefix, _, unit = name.partition("/")
+            if prefix in _AMS_MODULE_KINDS and unit.isdigit():
+                kinds[int(unit)] = _AMS_MODULE_KINDS[prefix]
+        self._modules = modules
+        self._ctx.firmware = firmware
+        self._ctx.ams_kinds = kinds
+        self._dirty.update(_VERSION)
+        return Update("version", _VERSION, reply, False)
+
+
+def _is_full(body: dict[str, Any]) -> bool:
+    msg = body.get("msg")
+    return (type(msg) is int and msg == 0) or msg == "0"
+
+
+def _merge_hms(cache: dict[str, Any], value: Any, full: bool) -> frozenset[str] | None:
+    """``hms`` replaces the whole list when present; ``[]`` clears it."""
+    if type(value) is not list:
+        return None
+    new = [_clone(entry, 2) for entry in value if type(entry) is dict]
+    if new == cache.get("hms"):
+        return None
+    cache["hms"] = new
+    return _HMS
+
+
+def _merge_ams(cache: dict[str, Any], value: Any, full: bool) -> frozenset[str] | None:
+    """Units merge by id, their trays by id (see _merge_tray); scalars merge as usual.
+
+    Only a unit list changes the "ams" section; ``tray_now`` changes "active_tray". The other AMS
+    scalars (tray_pre, tray_tar, version, bit masks) are kept but change no section, so the
+    frequent AMS scalar deltas during a print do not rebuild every tray.
+    """
+    if type(value) is not dict:
+        return None
+    cached = cache.get("ams")
+    if type(cached) is not dict:
+        cached = cache["ams"] = {}
+    sections = None
+    for key, item in value.items():
+        if key == "ams":
+            if type(item) is list:
+                units = cached.get("ams")
+                if type(units) is not list:
+                    units = cached["ams"] = []
+                # A full report's unit list names every connected unit: a unit it omits was
+                # unplugged. A delta's list may be partial, so it never drops a unit.
+                if _merge_by_id(units, item, 1, _merge_unit, drop_missing=full):
+                    sections = _AMS if sections is None else sections | _AMS
+        elif _merge_dict(cached, {key: item}, 1, False) and key == "tray_now":
+            sections = _ACTIVE_TRAY if sections is None else sections | _ACTIVE_TRAY
+    return sections
+
+
+def _merge_external(cache: dict[str, Any], value: Any, full: bool) -> frozenset[str] | None:
+    """``vt_tray``: one tray dict, merged with the tray rule."""
+    if type(value) is not dict:
+        return None
+    cached = cache.get("vt_tray")
+    if type(cached) is not dict:
+        cached = cache["vt_tray"] = {}
+    return _AMS if _merge_tray(cached, value, 1) else None
+
+
+def _merge_virtual_slots(cache: dict[str, Any], value: Any, full: bool) -> frozenset[str] | None:
+    """``vir_slot`` (H2D external holders): trays merged by id."""
+    if type(value) is not list:
+        return None
+    cached = cache.get("vir_slot")
+    if type(cached) is not list:
+        cached = cache["vir_slot"] = []
+    return _AMS if _merge_by_id(cached, value, 1, _merge_tray) else None
+
+
+def _merge_device(cache: dict[str, Any], value: Any, full: bool) -> frozenset[str] | None:
+    """``device``: deep merge, id-keyed lists (extruder/nozzle info) merged by id."""
+    if type(value) is not dict:
+        return None
+    cached = cache.get("device")
+    if type(cached) is not dict:
+        cached = cache["device"] = {}
+    sections = None
+    for part, item in value.items():
+        if _merge_dict(cached, {part: item}, 1, True):
+            part_sections = _DEVICE_SECTIONS.get(part)
+            if part_sections:
+                sections = part_sections if sections is None else sections | part_sections
+    return sections
+
+
+_SPECIAL_MERGES: dict[str, Callable[[dict[str, Any], Any, bool], frozenset[str] | None]] = {
+    "hms": _merge_hms,
+    "ams": _merge_ams,
+    "vt_tray": _merge_external,
+    "vir_slot": _merge_virtual_slots,
+    "device": _merge_device,
+}

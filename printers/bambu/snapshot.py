@@ -1,0 +1,696 @@
+"""The typed, JSON-ready view of one printer's state, read from the merged report cache.
+
+A :class:`Snapshot` is immutable. :class:`printers.bambu.report.PrinterState` builds it section by
+section: each ``read_<section>`` function below reads a few top-level keys of the cached ``print``
+object and returns that section's fields, so a delta that touched only ``bed_temper`` recomputes
+only the temperatures. ``SECTION_FIELDS`` is the contract between the two modules.
+
+Every reader treats every field as optional and every number as possibly a string or junk: a
+wrong type gives None for that field, never an exception.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from printers.bambu.errors import HmsEntry, PrintError, decode_hms_list, decode_print_error
+
+STATES = (
+    "idle",
+    "prepare",
+    "running",
+    "pause",
+    "finish",
+    "failed",
+    "slicing",
+    "offline",
+    "unknown",
+)
+
+# INIT is reported while the printer sets a job up, before PREPARE: it is busy (a new project_file
+# would be refused with "device busy"), so for J3D it is a preparing printer, not an idle one.
+_GCODE_STATES = {
+    "IDLE": "idle",
+    "INIT": "prepare",
+    "PREPARE": "prepare",
+    "RUNNING": "running",
+    "PAUSE": "pause",
+    "FINISH": "finish",
+    "FAILED": "failed",
+    "SLICING": "slicing",
+}
+
+# Models with a real chamber sensor; the P1 and A1 series report a constant 5 °C instead.
+CHAMBER_SENSOR_MODELS = frozenset({"X1", "X1C", "X1E", "H2D", "H2S"})
+NO_CHAMBER_SENSOR_MODELS = frozenset({"P1S", "P1P", "A1", "A1 mini"})
+AMS_LITE_MODELS = frozenset({"A1", "A1 mini"})
+DUAL_NOZZLE_MODELS = frozenset({"H2D"})
+KNOWN_MODELS = CHAMBER_SENSOR_MODELS | NO_CHAMBER_SENSOR_MODELS | {"P2S"}
+
+EXTERNAL_SLOT = 254
+SECOND_EXTERNAL_SLOT = 255
+HOME_FLAG_CALIBRATE_REMAIN = 0x80
+FUN_SIGNATURE_REQUIRED = 0x20000000
+
+_EMPTY: dict[str, Any] = {}
+
+
+# ---- small tolerant readers -------------------------------------------------------------------
+
+
+def as_float(value: Any) -> float | None:
+    """A finite float from an int, float or numeric string; None otherwise."""
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is int:
+        return float(value)
+    if kind is str:
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
+
+
+def as_int(value: Any) -> int | None:
+    """An int from an int, a whole float or a numeric string; None otherwise (bools excluded)."""
+    kind = type(value)
+    if kind is int:
+        return value
+    if kind is str:
+        try:
+            return int(value)
+        except ValueError:
+            value = as_float(value)
+            kind = float
+    if kind is float and value is not None and math.isfinite(value):
+        return int(value)
+    return None
+
+
+def as_text(value: Any) -> str | None:
+    """A non-empty string, else None."""
+    return value if type(value) is str and value else None
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    return value if type(value) is dict else _EMPTY
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if type(value) is list else []
+
+
+def unpack_temp(value: Any) -> tuple[float | None, float | None]:
+    """H2D-style packed temperature: low 16 bits current, high 16 bits target."""
+    number = as_int(value)
+    if number is None or number < 0:
+        return None, None
+    return float(number & 0xFFFF), float((number >> 16) & 0xFFFF)
+
+
+def color_hex(value: Any) -> str | None:
+    """``RRGGBBAA`` → ``#RRGGBB``; None when unset (``00000000``, empty) or malformed."""
+    if type(value) is not str or len(value) not in (6, 8) or value == "00000000":
+        return None
+    try:
+        int(value, 16)
+    except ValueError:
+        return None
+    return "#" + value[:6].upper()
+
+
+def global_slot(unit_id: int | None, tray_id: int | None) -> int | None:
+    """J3D slot number: unit*4+tray for units 0–3, the unit id itself for AMS HT (128–135)."""
+    if unit_id is None or tray_id is None:
+        return None
+    if 0 <= unit_id <= 3 and 0 <= tray_id <= 3:
+        return unit_id * 4 + tray_id
+    if 128 <= unit_id <= 135:
+        return unit_id
+    return None
+
+
+def slot_from_tray_now(value: Any) -> int | None:
+    """Decode ``ams.tray_now``: 255 (or junk) → None; 0–15, 128–135 and 254 are slots as-is."""
+    number = as_int(value)
+    if number is None or number == 255 or number < 0:
+        return None
+    if number <= 15 or 128 <= number <= 135 or number == EXTERNAL_SLOT:
+        return number
+    return None
+
+
+def slot_from_snow(value: Any) -> int | None:
+    """Decode an H2D extruder ``snow``: ``ams << 8 | tray``; 0xFFFF (or junk) → None."""
+    number = as_int(value)
+    if number is None or number < 0 or number >= 0xFFFF:
+        return None
+    unit, tray = number >> 8, number & 0xFF
+    if unit in (EXTERNAL_SLOT, SECOND_EXTERNAL_SLOT):
+        return unit
+    return global_slot(unit, tray & 0x3)
+
+
+# ---- value objects -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TempPair:
+    """A current/target temperature pair in °C (target 0 means heater off)."""
+
+    current: float | None
+    target: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"current": self.current, "target": self.target}
+
+
+@dataclass(frozen=True, slots=True)
+class Light:
+    """One ``lights_report`` entry: node (chamber_light, work_light...), mode (on|off|flashing)."""
+
+    node: str
+    mode: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"node": self.node, "mode": self.mode}
+
+
+@dataclass(frozen=True, slots=True)
+class Tray:
+    """One filament position: an AMS tray or an external spool.
+
+    slot: J3D global slot (unit*4+tray; AMS HT: the unit id 128–135; external: 254/255), or None
+    for a unit id outside those ranges. unit/tray: the printer's unit id and tray id (external
+    spools: unit = slot, tray = 0). empty: no filament known in the slot. type: material
+    ("PLA"...). sub_brand: product line ("PLA Basic"). color: "#RRGGBB" or None when unset.
+    colors: every colour of a multi-colour spool ("#RRGGBB"). remaining_pct: 0–100, None when the
+    printer does not know (−1, or 0 without the AMS remaining estimate on a Bambu RFID spool).
+    weight_grams: nominal spool weight, None when unknown. tray_info_idx: filament preset id
+    ("GFA00", user presets "P…"). temp_min/temp_max: nozzle temperature range °C. tag_uid: RFID
+    UID, None without a tag. state: raw tray ``state`` bitfield (newer firmware) or None.
+    """
+
+    slot: int | None
+    unit: int | None
+    tray: int | None
+    empty: bool
+    type: str | None
+    sub_brand: str | None
+    color: str | None
+    colors: tuple[str, ...]
+    remaining_pct: int | None
+    weight_grams: int | None
+    tray_info_idx: str | None
+    temp_min: int | None
+    temp_max: int | None
+    tag_uid: str | None
+    state: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["colors"] = list(self.colors)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class AmsUnit:
+    """One AMS unit.
+
+    id: unit id (0–3; AMS HT 128–135). kind: ams|ams_lite|ams_2_pro|ams_ht, None when not
+    derivable. humidity: the printer's humidity index (1–5, 5 driest). humidity_pct: relative
+    humidity % (``humidity_raw``, newer firmware) or None. temperature: °C or None (no sensor).
+    trays: the unit's trays ordered by tray id.
+    """
+
+    id: int
+    kind: str | None
+    humidity: int | None
+    humidity_pct: int | None
+    temperature: float | None
+    trays: tuple[Tray, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "humidity": self.humidity,
+            "humidity_pct": self.humidity_pct,
+            "temperature": self.temperature,
+            "trays": [tray.to_dict() for tray in self.trays],
+        }
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What J3D knows about one printer at one moment. Stored as JSON and served by the API.
+
+    Fields (all optional: None means the printer has not said, or said something unreadable):
+
+    - state: idle|prepare|running|pause|finish|failed|slicing|offline|unknown. From
+      ``gcode_state``; "offline" is only ever set by the link layer (:meth:`offline`).
+    - gcode_state: the raw ``gcode_state`` string.
+    - job_name (``subtask_name``), gcode_file, task_id, subtask_id, print_type (cloud|local|...).
+    - progress_pct (``mc_percent``, 0–100), remaining_minutes (``mc_remaining_time``), layer and
+      total_layers (``"3D"`` nested values win over the flat ones), stage (raw ``stg_cur``; 255 and
+      −1 mean no special stage).
+    - nozzle_temp/nozzle_target (the active nozzle), bed_temp/bed_target, chamber_temp (only on
+      models with a real sensor), extruder_temps (one TempPair per extruder, dual-nozzle H2D; empty
+      otherwise). °C. Packed ``device`` temperatures win over the flat fields when present.
+    - speed_level (``spd_lvl`` 1 silent, 2 standard, 3 sport, 4 ludicrous), speed_pct (``spd_mag``).
+    - print_error: PrintError or None when 0. hms: decoded HMS entries.
+    - wifi_dbm: signal in dBm. nozzle_diameter (mm), nozzle_type.
+    - active_tray: J3D slot feeding the (active) nozzle, None when none.
+    - part_fan_pct, aux_fan_pct, chamber_fan_pct, heatbreak_fan_pct: 0–100.
+    - lights: Light entries. developer_mode: False when the printer requires signed commands
+      (``fun`` bit 0x20000000), True when it does not, None when it does not say.
+    - ams: AmsUnit entries by id. external: external spool trays (slot 254, and 255 on H2D).
+    - model: the J3D model name the state was created with. firmware: ``ota`` module version from
+      ``get_version``.
+    """
+
+    state: str = "unknown"
+    gcode_state: str | None = None
+    job_name: str | None = None
+    gcode_file: str | None = None
+    task_id: str | None = None
+    subtask_id: str | None = None
+    print_type: str | None = None
+    progress_pct: int | None = None
+    remaining_minutes: int | None = None
+    layer: int | None = None
+    total_layers: int | None = None
+    stage: int | None = None
+    nozzle_temp: float | None = None
+    nozzle_target: float | None = None
+    bed_temp: float | None = None
+    bed_target: float | None = None
+    chamber_temp: float | None = None
+    extruder_temps: tuple[TempPair, ...] = ()
+    speed_level: int | None = None
+    speed_pct: int | None = None
+    print_error: PrintError | None = None
+    hms: tuple[HmsEntry, ...] = ()
+    wifi_dbm: int | None = None
+    nozzle_diameter: float | None = None
+    nozzle_type: str | None = None
+    active_tray: int | None = None
+    part_fan_pct: int | None = None
+    aux_fan_pct: int | None = None
+    chamber_fan_pct: int | None = None
+    heatbreak_fan_pct: int | None = None
+    lights: tuple[Light, ...] = ()
+    developer_mode: bool | None = None
+    ams: tuple[AmsUnit, ...] = ()
+    external: tuple[Tray, ...] = ()
+    model: str | None = None
+    firmware: str | None = None
+
+    @classmethod
+    def from_fields(cls, fields: dict[str, Any]) -> Snapshot:
+        """Build from a complete field dict without per-field ``__setattr__`` (the hot path).
+
+        A frozen dataclass ``__init__`` costs ~70 ns per field; installing the instance dict in
+        one step keeps a snapshot after a small delta in the sub-microsecond range. ``fields`` is
+        taken over: the caller must not mutate it afterwards.
+        """
+        snapshot = object.__new__(cls)
+        object.__setattr__(snapshot, "__dict__", fields)
+        return snapshot
+
+    def offline(self) -> Snapshot:
+        """The same snapshot with state "offline" (the link layer's call: reports carry no such
+        state, silence does)."""
+        fields = dict(self.__dict__)
+        fields["state"] = "offline"
+        return Snapshot.from_fields(fields)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict with stable keys (the field names above)."""
+        data = dict(self.__dict__)
+        data["extruder_temps"] = [pair.to_dict() for pair in self.extruder_temps]
+        data["print_error"] = self.print_error.to_dict() if self.print_error else None
+        data["hms"] = [entry.to_dict() for entry in self.hms]
+        data["lights"] = [light.to_dict() for light in self.lights]
+        data["ams"] = [unit.to_dict() for unit in self.ams]
+        data["external"] = [tray.to_dict() for tray in self.external]
+        return data
+
+
+def offline_snapshot(snapshot: Snapshot | None) -> Snapshot:
+    """The snapshot to store when the link has lost a printer (no snapshot yet → a blank one)."""
+    return (snapshot or Snapshot()).offline()
+
+
+# ---- section readers ---------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ReadContext:
+    """What the readers need beyond the report: the model and what get_version said.
+
+    chamber_sensor: True/False for models known to have / lack a real chamber sensor; None for an
+    unknown model, which is trusted only when it reports ``device.ctc``.
+    """
+
+    model: str | None = None
+    firmware: str | None = None
+    ams_kinds: dict[int, str] = field(default_factory=dict)
+    chamber_sensor: bool | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.model in CHAMBER_SENSOR_MODELS:
+            self.chamber_sensor = True
+        elif self.model in NO_CHAMBER_SENSOR_MODELS:
+            self.chamber_sensor = False
+
+
+def read_state(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
+    raw = p.get("gcode_state")
+    if type(raw) is not str:
+        return {"state": "unknown", "gcode_state": None}
+    return {"state": _GCODE_STATES.get(raw.upper(), "unknown"), "gcode_state": raw}
+
+
+def read_job(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
+    return {
+        "job_name": as_text(p.get("subtask_name")),
+        "gcode_file": as_text(p.get("gcode_file")),
+        "task_id": _id_text(p.get("task_id")),
+        "subtask_id": _id_text(p.get("subtask_id")),
+        "print_type": as_text(p.get("print_type")),
+    }
+
+
+def _id_text(value: Any) -> str | None:
+    if type(value) is int:
+        return str(value)
+    return as_text(value)
+
+
+def read_progress(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
+    nested = as_dict(p.get("3D"))
+    layer = nested.get("layer_num", p.get("layer_num"))
+    total = nested.get("total_layer_num", p.get("total_layer_num"))
+    percent = as_int(p.get("mc_percent"))
+    remaining = as_int(p.get("mc_remaining_time"))
+    return {
+        "progress_pct": percent if percent is not None and 0 <= percent <= 100 else None,
+        "remaining_minutes": remaining if remaining is not None and remaining >= 0 else None,
+        "layer": as_int(layer),
+        "total_layers": as_int(total),
+        "stage": as_int(p.get("stg_cur")),
+    }
+
+
+def read_temps(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
+    device = p.get("device")
+    if type(device) is dict and not _PACKED_TEMP_PARTS.isdisjoint(device):
+        return _read_packed_temps(p, ctx, device)
+    # The common case (no packed temperatures) is on every temperature delta: keep it lean.
+    sensor = ctx.chamber_sensor
+    return {
+        "nozzle_temp": as_float(p.get("nozzle_temper")),
+        "nozzle_target": as_float(p.get("nozzle_target_temper")),
+        "bed_temp": as_float(p.get("bed_temper")),
+        "bed_target": as_float(p.get("bed_target_temper")),
+        "chamber_temp": as_float(p.get("chamber_temper")) if sensor else None,
+        "extruder_temps": (),
+    }
+
+
+_PACKED_TEMP_PARTS = frozenset({"bed", "ctc", "extruder"})
+
+
+def _read_packed_temps(
+    p: dict[str, Any], ctx: ReadContext, device: dict[str, Any]
+) -> dict[str, Any]:
+    """Newer firmware packs temperatures under ``device``; those win over the flat fields."""
+    nozzle = as_float(p.get("nozzle_temper"))
+    nozzle_target = as_float(p.get("nozzle_target_temper"))
+    bed = as_float(p.get("bed_temper"))
+    bed_target = as_float(p.get("bed_target_temper"))
+    chamber = as_float(p.get("chamber_temper"))
+    packed_bed = unpack_temp(_info_temp(device.get("bed")))
+    if packed_bed[0] is not None:
+        bed, bed_target = packed_bed
+    packed_chamber = unpack_temp(_info_temp(device.get("ctc")))[0]
+    if packed_chamber is not None:
+        chamber = packed_chamber
+    extruders = _extruder_temps(device)
+    if extruders:
+        active = extruders[min(_active_extruder(device), len(extruders) - 1)]
+        if active.current is not None:
+            nozzle, nozzle_target = active.current, active.target
+    sensor = ctx.chamber_sensor
+    if sensor is None:
+        sensor = "ctc" in device
+    return {
+        "nozzle_temp": nozzle,
+        "nozzle_target": nozzle_target,
+        "bed_temp": bed,
+        "bed_target": bed_target,
+        "chamber_temp": chamber if sensor else None,
+        "extruder_temps": extruders if len(extruders) > 1 else (),
+    }
+
+
+def _info_temp(part: Any) -> Any:
+    return as_dict(as_dict(part).get("info")).get("temp")
+
+
+def _extruder_entries(device: dict[str, Any]) -> list[dict[str, Any]]:
+    entries = [e for e in as_list(as_dict(device.get("extruder")).get("info")) if type(e) is dict]
+    return sorted(entries, key=lambda entry: as_int(entry.get("id")) or 0)
+
+
+def _extruder_temps(device: dict[str, Any]) -> tuple[TempPair, ...]:
+    return tuple(TempPair(*unpack_temp(e.get("temp"))) for e in _extruder_entries(device))
+
+
+def _active_extruder(device: dict[str, Any]) -> int:
+    """``device.extruder.state``: low 4 bits extruder count, next 4 bits the active extruder."""
+    state = as_int(as_dict(device.get("extruder")).get("state"))
+    return 0 if state is None or state < 0 else (state >> 4) & 0xF
+
+
+def read_speed(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
+    return {"speed_level": as_int(p.get("spd_lvl")), "speed_pct": as_int(p.get("spd_mag"))}
+
+
+def read_error(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
+    return {"print_error": decode_print_error(p.get("print_error"))}
+
+
+def read_hms(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
+    return {"hms": decode_hms_list(p.get("hms"))}
+
+
+def read_wifi(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
+    raw = p.get("wifi_signal")
+    if type(raw) is str:
+        raw = raw.removesuffix("dBm").strip()
+    return {"wifi_dbm": as_int(raw)}
+
+
+def read_nozzle(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
+    diameter = as_float(p.get("nozzle_diameter"))
+    kind = as_text(p.get("nozzle_type"))
+    if diameter is None or kind is None:
+        nozzles = as_list(as_dict(as_dict(p.get("device")).get("nozzle")).get("info"))
+        first = nozzles[0] if nozzles and type(nozzles[0]) is dict else _EMPTY
+        diameter = diameter if diameter is not None else as_float(first.get("diameter"))
+        kind = kind or as_text(first.get("type"))
+    return {"nozzle_diameter": diameter, "nozzle_type": kind}
+
+
+def read_fans(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
+    return {
+        "part_fan_pct": _fan_pct(p.get("cooling_fan_speed")),
+        "aux_fan_pct": _fan_pct(p.get("big_fan1_speed")),
+        "chamber_fan_pct": _fan_pct(p.get("big_fan2_speed")),
+        "heatbreak_fan_pct": _fan_pct(p.get("heatbreak_fan_speed")),
+    }
+
+
+def _fan_pct(value: Any) -> int | None:
+    """Fan speeds are raw 0–15 strings; 15 is full speed."""
+    raw = as_int(value)
+    if raw is None or not 0 <= raw <= 15:
+        return None
+    return round(raw * 100 / 15)
+
+
+def read_lights(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
+    lights = tuple(
+        Light(node=entry["node"], mode=as_text(entry.get("mode")))
+        for entry in as_list(p.get("lights_report"))
+        if type(entry) is dict and as_text(entry.get("node"))
+    )
+    return {"lights": lights}
+
+
+def read_capabilities(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
+    fun = p.get("fun")
+    try:
+        bits = int(fun, 16) if type(fun) is str else None
+    except ValueError:
+        bits = None
+    developer_mode = None if bits is None else not bits & FUN_SIGNATURE_REQUIRED
+    return {"developer_mode": developer_mode}
+
+
+def read_active_tray(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
+    """Dual-nozzle printers: the active extruder's ``snow``; others: ``ams.tray_now``.
+
+    Single-nozzle X1C firmware also reports ``device.extruder`` (with ``snow`` 65535 even while
+    ``tray_now`` names a tray), so ``snow`` is only trusted where ``tray_now`` cannot say which
+    nozzle it means.
+    """
+    device = p.get("device")
+    if type(device) is dict:
+        entries = _extruder_entries(device)
+        if len(entries) > 1:
+            active = entries[min(_active_extruder(device), len(entries) - 1)]
+            if "snow" in active:
+                return {"active_tray": slot_from_snow(active.get("snow"))}
+    return {"active_tray": slot_from_tray_now(as_dict(p.get("ams")).get("tray_now"))}
+
+
+def read_version(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
+    return {"model": ctx.model, "firmware": ctx.firmware}
+
+
+def read_ams(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
+    calibrated = bool((as_int(p.get("home_flag")) or 0) & HOME_FLAG_CALIBRATE_REMAIN)
+    units = []
+    for raw_unit in as_list(as_dict(p.get("ams")).get("ams")):
+        unit = _read_unit(raw_unit, ctx, calibrated) if type(raw_unit) is dict else None
+        if unit is not None:
+            units.append(unit)
+    units.sort(key=lambda unit: unit.id)
+    return {"ams": tuple(units), "external": _read_external(p, ctx)}
+
+
+def _read_unit(raw: dict[str, Any], ctx: ReadContext, calibrated: bool) -> AmsUnit | None:
+    unit_id = as_int(raw.get("id"))
+    if unit_id is None:
+        return None
+    trays = []
+    for raw_tray in as_list(raw.get("tray")):
+        if type(raw_tray) is dict:
+            tray_id = as_int(raw_tray.get("id"))
+            slot = global_slot(unit_id, tray_id)
+            trays.append(read_tray(raw_tray, slot, unit_id, tray_id, calibrated))
+    trays.sort(key=lambda tray: -1 if tray.tray is None else tray.tray)
+    temperature = as_float(raw.get("temp"))
+    return AmsUnit(
+        id=unit_id,
+        kind=_unit_kind(unit_id, ctx),
+        humidity=as_int(raw.get("humidity")),
+        humidity_pct=as_int(raw.get("humidity_raw")),
+        temperature=temperature or None,  # 0.0 is what units without a sensor report
+        trays=tuple(trays),
+    )
+
+
+def _unit_kind(unit_id: int, ctx: ReadContext) -> str | None:
+    kind = ctx.ams_kinds.get(unit_id)
+    if kind:
+        return kind
+    if 128 <= unit_id <= 135:
+        return "ams_ht"
+    if ctx.model in AMS_LITE_MODELS:
+        return "ams_lite"
+    return None
+
+
+def _read_external(p: dict[str, Any], ctx: ReadContext) -> tuple[Tray, ...]:
+    """vt_tray is slot 254; dual-nozzle printers list both holders in vir_slot (ids 254/255).
+
+    Single-nozzle X1C firmware also sends a one-entry vir_slot (id "255"): that is still the one
+    external spool, J3D slot 254.
+    """
+    virtual = [entry for entry in as_list(p.get("vir_slot")) if type(entry) is dict]
+    if ctx.model in DUAL_NOZZLE_MODELS or len(virtual) > 1:
+        trays = []
+        for entry in virtual:
+            slot = as_int(entry.get("id"))
+            if slot in (EXTERNAL_SLOT, SECOND_EXTERNAL_SLOT):
+                trays.append(read_tray(entry, slot, slot, 0, calibrated=False))
+        return tuple(sorted(trays, key=lambda tray: tray.slot or 0))
+    single = p.get("vt_tray")
+    if type(single) is not dict:
+        single = virtual[0] if virtual else None
+    if single is None:
+        return ()
+    return (read_tray(single, EXTERNAL_SLOT, EXTERNAL_SLOT, 0, calibrated=False),)
+
+
+def read_tray(
+    raw: dict[str, Any], slot: int | None, unit: int | None, tray: int | None, calibrated: bool
+) -> Tray:
+    """Read one tray dict (AMS or external) into a :class:`Tray`."""
+    kind = as_text(raw.get("tray_type"))
+    tag = as_text(raw.get("tag_uid"))
+    tag = None if tag is None or not tag.strip("0") else tag
+    uuid = as_text(raw.get("tray_uuid"))
+    bambu_spool = tag is not None or bool(uuid and uuid.strip("0"))
+    colors = tuple(c for c in (color_hex(col) for col in as_list(raw.get("cols"))) if c)
+    weight = as_int(raw.get("tray_weight"))
+    return Tray(
+        slot=slot,
+        unit=unit,
+        tray=tray,
+        empty=kind is None,
+        type=kind,
+        sub_brand=as_text(raw.get("tray_sub_brands")),
+        color=color_hex(raw.get("tray_color")),
+        colors=colors,
+        remaining_pct=_remaining(raw.get("remain"), calibrated and bambu_spool),
+        weight_grams=weight if weight and weight > 0 else None,
+        tray_info_idx=as_text(raw.get("tray_info_idx")),
+        temp_min=as_int(raw.get("nozzle_temp_min")) or None,
+        temp_max=as_int(raw.get("nozzle_temp_max")) or None,
+        tag_uid=tag,
+        state=as_int(raw.get("state")),
+    )
+
+
+def _remaining(value: Any, zero_is_real: bool) -> int | None:
+    """−1 is unknown; 0 is unknown too unless the AMS estimates remaining on a Bambu spool (§4)."""
+    remain = as_int(value)
+    if remain is None or remain < 0 or remain > 100:
+        return None
+    if remain == 0 and not zero_is_real:
+        return None
+    return remain
+
+
+Reader = Callable[[dict[str, Any], ReadContext], dict[str, Any]]
+
+# Section name → reader. The section names are also the names an Update reports as changed.
+SECTION_READERS: dict[str, Reader] = {
+    "state": read_state,
+    "job": read_job,
+    "progress": read_progress,
+    "temps": read_temps,
+    "speed": read_speed,
+    "error": read_error,
+    "hms": read_hms,
+    "wifi": read_wifi,
+    "nozzle": read_nozzle,
+    "fans": read_fans,
+    "lights": read_lights,
+    "capabilities": read_capabilities,
+    "active_tray": read_active_tray,
+    "ams": read_ams,
+    "version": read_version,
+}
