@@ -15,6 +15,7 @@ Usage::
 
 from __future__ import annotations
 
+import ctypes
 import datetime
 import functools
 import ipaddress
@@ -41,8 +42,7 @@ MOSQUITTO_PASSWD_BIN = "/usr/bin/mosquitto_passwd"
 LOOPBACK = "127.0.0.1"
 # A serial-shaped CN (X1C serials start with 00M): real printers present CN=<serial>.
 DEFAULT_SERVER_CN = "00M00A000000000"
-# 500 simulated printers + 500 link connections + headroom for tests and tools.
-MIN_OPEN_FILES = 4096
+PR_SET_PDEATHSIG = 1
 
 
 class BrokerError(RuntimeError):
@@ -145,12 +145,20 @@ def make_tls_material(server_cn: str = DEFAULT_SERVER_CN) -> TlsMaterial:
     )
 
 
-def _raise_open_files_limit() -> None:
-    """preexec_fn for the broker: lift the soft fd limit so 1,100+ clients fit."""
+def _prepare_child() -> None:
+    """preexec_fn for the broker: room for 1,100+ clients, and die with the parent.
+
+    PR_SET_PDEATHSIG makes a test run killed by a timeout take its broker with it instead
+    of leaving an orphan on a port. (It fires when the *thread* that started the broker
+    exits, so start brokers from a long-lived thread.)
+    """
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = hard if hard == resource.RLIM_INFINITY else max(soft, hard)
-    if soft != resource.RLIM_INFINITY and soft < wanted:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass  # not Linux: a killed parent may leave the broker running
 
 
 class MosquittoBroker:
@@ -175,8 +183,8 @@ class MosquittoBroker:
         self.access_code = access_code
         self.tls = tls
         self.server_cn = server_cn
-        self._port_fixed = port is not None
-        self.port = port if port is not None else free_port()
+        self._port_fixed = bool(port)  # None or 0: pick a free port
+        self.port = port or free_port()
         self._owns_workdir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="j3d-mosquitto-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -346,7 +354,7 @@ class MosquittoBroker:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_raise_open_files_limit,
+            preexec_fn=_prepare_child,
             start_new_session=True,  # a Ctrl-C in the test runner should not race our SIGTERM
         )
         deadline = time.monotonic() + timeout
