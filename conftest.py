@@ -1,9 +1,15 @@
-"""Fixtures shared by every app's tests: two shop owners, so every endpoint gets an isolation test."""
+"""Fixtures shared by every app's tests: two shop owners, so each endpoint has an isolation test."""
 
 import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:
+    """The production hasher takes ~0.3 s per user; tests create two users each."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

@@ -29,9 +29,7 @@ class PrintNotification(models.Model):
     notify_material_change = models.BooleanField(default=False)
     notify_maintenance = models.BooleanField(default=True)
     email_enabled = models.BooleanField(default=True)
-    webhook_url = models.URLField(
-        max_length=500, blank=True, validators=[webhook_url_validator]
-    )
+    webhook_url = models.URLField(max_length=500, blank=True, validators=[webhook_url_validator])
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

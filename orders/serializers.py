@@ -1,5 +1,6 @@
 """API shapes of orders, their items and product profiles."""
 
+import json
 from typing import Any
 
 from rest_framework import serializers
@@ -70,6 +71,9 @@ class OrderItemSerializer(serializers.ModelSerializer):
     def validate_variations(self, value: Any) -> Any:
         if not isinstance(value, list | dict):
             raise serializers.ValidationError("Variations are a JSON list or object.")
+        # PostgreSQL's jsonb cannot hold a NUL character (text fields refuse it in DRF already).
+        if "\\u0000" in json.dumps(value):
+            raise serializers.ValidationError("Null characters are not allowed.")
         return value
 
 

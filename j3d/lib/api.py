@@ -1,4 +1,4 @@
-"""Shared pieces of the REST API: the exception handler and id lookups scoped to the user."""
+"""Shared pieces of the REST API: exception handler, per-user id lookups, the router."""
 
 from typing import Any, TypeVar
 
@@ -8,6 +8,7 @@ from django.db import models
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
+from rest_framework.routers import DefaultRouter
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -54,3 +55,15 @@ def get_owned_or_404(queryset: models.QuerySet[M], user: Any, pk: Any) -> M:
         return queryset.get(user=user, pk=parsed)
     except model.DoesNotExist:
         raise Http404(f"No {model._meta.verbose_name} with id {pk}.") from None
+
+
+class OptionalSlashRouter(DefaultRouter):
+    """A router whose routes answer with and without the trailing slash.
+
+    DRF's `trailing_slash` argument is a boolean (any true value means "/"), so the optional slash
+    is set after construction.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trailing_slash = "/?"

@@ -2,8 +2,8 @@
 
 from typing import Any
 
-from django.db import IntegrityError, transaction
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 
 from printers.models import BambuMaterial, Printer
 
