@@ -10,4 +10,7 @@ class Periodic:
     minutes: int
 
 
-SCHEDULES: list[Periodic] = []
+SCHEDULES: list[Periodic] = [
+    # Fresh status and queued commands for printers no `run_printer_link` process holds.
+    Periodic(name="printers-poll", func="printers.tasks.printers_poll", minutes=1),
+]

@@ -3,20 +3,22 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.routers import DefaultRouter
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from j3d.lib.api import OptionalSlashRouter
 from notifications.api import NotificationSettingsView
 from orders.api import EtsySyncView, OrderViewSet, ProductProfileViewSet
 from printers.api import MaterialsView, PrinterViewSet
+from printers.api_commands import PrinterCommandsView, PrinterCommandView
 from scheduling.api import (
     OrderSchedulePrintsView,
     PrinterQueueView,
     ScheduledPrintCreateView,
     ScheduledPrintView,
 )
+from scheduling.api_dispatch import PrinterPrintView
 
-router = DefaultRouter(trailing_slash="/?")
+router = OptionalSlashRouter()
 router.register("printers", PrinterViewSet, basename="printer")
 router.register("orders", OrderViewSet, basename="order")
 router.register("product-profiles", ProductProfileViewSet, basename="product-profile")
@@ -46,6 +48,21 @@ api = [
     ),
     re_path(r"^etsy/sync-orders/?$", EtsySyncView.as_view(), name="etsy-sync"),
     # The printer link's endpoints (commands, print) are added below this line.
+    re_path(
+        r"^printers/(?P<printer_id>[^/]+)/commands/?$",
+        PrinterCommandsView.as_view(),
+        name="printer-commands",
+    ),
+    re_path(
+        r"^printers/(?P<printer_id>[^/]+)/commands/(?P<command_id>[^/]+)/?$",
+        PrinterCommandView.as_view(),
+        name="printer-command",
+    ),
+    re_path(
+        r"^printers/(?P<printer_id>[^/]+)/print/?$",
+        PrinterPrintView.as_view(),
+        name="printer-print",
+    ),
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include(router.urls)),

@@ -87,6 +87,10 @@ class Printer(models.Model):
         default=8883, validators=[MinValueValidator(1), MaxValueValidator(65535)]
     )
     access_code = EncryptedTextField(blank=True, help_text="LAN access code, shown on the printer")
+    # Printers serve FTPS on 990; a different port is for simulators and port forwards.
+    ftps_port = models.PositiveIntegerField(
+        default=990, validators=[MinValueValidator(1), MaxValueValidator(65535)]
+    )
     cloud_user_id = models.CharField(max_length=32, blank=True, help_text="Bambu Cloud uid (cloud)")
     cloud_token = EncryptedTextField(blank=True, help_text="Bambu Cloud access token (cloud)")
     tls_verify = models.BooleanField(
@@ -232,3 +236,111 @@ class BambuMaterial(models.Model):
         if self.weight_grams is None or self.remaining_pct is None:
             return None
         return float(self.weight_grams) * self.remaining_pct / 100
+
+
+class PrinterLeaseQuerySet(models.QuerySet):
+    def held_by(self, holder: str) -> "PrinterLeaseQuerySet":
+        return self.filter(holder=holder, expires_at__gt=timezone.now())
+
+    def claimable_by(self, holder: str, now) -> "PrinterLeaseQuerySet":
+        """Free, expired, or already ours: the condition of the claiming UPDATE."""
+        return self.filter(Q(holder="") | Q(holder=holder) | Q(expires_at__lt=now))
+
+
+class PrinterLease(models.Model):
+    """Which process talks to a printer: one link process or one q2 poll at a time.
+
+    Claimed and renewed with a conditional UPDATE (see printers/services/leases.py); a holder that
+    dies stops renewing and its lease expires, so another process takes the printer over.
+    """
+
+    printer = models.OneToOneField(
+        Printer, on_delete=models.CASCADE, primary_key=True, related_name="lease"
+    )
+    holder = models.CharField(max_length=100, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PrinterLeaseQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            # Renewal and reconcile: "the leases this holder has" (filter(holder=me)).
+            models.Index(fields=["holder", "expires_at"], name="printers_lease_holder"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.printer_id}: {self.holder or 'free'}"
+
+
+class PrinterCommandQuerySet(models.QuerySet):
+    def for_owner(self, user) -> "PrinterCommandQuerySet":
+        return self.filter(user=user)
+
+    def pending(self) -> "PrinterCommandQuerySet":
+        return self.filter(status=PrinterCommand.Status.PENDING)
+
+    def sent(self) -> "PrinterCommandQuerySet":
+        return self.filter(status=PrinterCommand.Status.SENT)
+
+
+class PrinterCommand(models.Model):
+    """The outbox: a command a person (or the dispatcher) asked for, sent once by the link."""
+
+    class Action(models.TextChoices):
+        PAUSE = "pause"
+        RESUME = "resume"
+        STOP = "stop"
+        REFRESH = "refresh"
+        SPEED = "speed"
+        PROJECT_FILE = "project_file"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SENT = "sent"
+        ACKNOWLEDGED = "acknowledged"
+        FAILED = "failed"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="printer_commands"
+    )
+    printer = models.ForeignKey(Printer, on_delete=models.CASCADE, related_name="commands")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    params = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    # The MQTT sequence_id the printer echoes in its reply (a string below 2**31 on the wire).
+    sequence_id = models.CharField(max_length=16, blank=True)
+    reason = models.CharField(max_length=255, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    acked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PrinterCommandQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "sent", "acknowledged", "failed"]),
+                name="printers_printercommand_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    action__in=["pause", "resume", "stop", "refresh", "speed", "project_file"]
+                ),
+                name="printers_printercommand_action_valid",
+            ),
+        ]
+        indexes = [
+            # The link's outbox scan and reply matching: commands still pending or sent per printer.
+            models.Index(
+                fields=["printer", "status", "created_at"],
+                name="printers_command_outbox",
+                condition=Q(status__in=["pending", "sent"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} -> {self.printer_id} [{self.status}]"

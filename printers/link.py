@@ -1,0 +1,502 @@
+"""The live printer link: one process keeps every printer it leases connected over MQTT.
+
+Shape (after healthchecks' ``sendalerts``): :class:`PrinterLink` has one method per step
+(``reconcile``, ``flush``, ``check_silence``, ``send_commands``, ``expire_commands``), ``tick()``
+runs whichever are due, and ``run()`` loops until asked to stop. Tests call the steps directly.
+
+Threads. The :class:`~printers.bambu.mqtt.MqttHub` loop thread calls the listener methods
+(``on_report`` and friends): they only decode the payload into that printer's in-memory
+``PrinterState`` and mark it dirty, under one short lock, and never touch the database. The main
+thread runs the steps: it copies the dirty snapshots out under the lock and writes them, coalesced
+(see ``printers.services.live``), so 500 printers reporting every second cost a few writes per
+second, not 500.
+
+Leases (``printers.services.leases``) make sure no two link processes, nor the q2 poller, hold
+the same printer; ``reconcile`` claims and renews them and notices printers added, disabled or
+edited while the link runs.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.utils import timezone
+
+from printers.bambu.commands import CommandBuilder, Reply
+from printers.bambu.errors import HMS_DEVELOPER_MODE_REQUIRED
+from printers.bambu.mqtt import Endpoint, LinkState, MqttHub
+from printers.bambu.report import PrinterState, decode_payload
+from printers.models import Printer, PrinterCommand, PrinterLease, PrinterStatus
+from printers.services import commands as outbox
+from printers.services import leases, live
+
+logger = logging.getLogger(__name__)
+
+CLOUD_HOST = "us.mqtt.bambulab.com"
+CLOUD_PORT = 8883
+ACCESS_DENIED = "access denied: check the access code"
+ACCESS_DENIED_CLOUD = "access denied: check the Bambu Cloud token"
+
+
+def printer_endpoint(printer: Printer) -> Endpoint:
+    """How to reach ``printer``: its own LAN broker, or the cloud broker with the account token."""
+    ca_pem = printer.ca_cert or None
+    if printer.connection_type == Printer.ConnectionType.CLOUD:
+        return Endpoint(
+            key=printer.pk,
+            serial=printer.serial,
+            host=CLOUD_HOST,
+            port=CLOUD_PORT,
+            username=f"u_{printer.cloud_user_id}",
+            password=printer.cloud_token,
+            tls_verify=True,
+            ca_pem=ca_pem,
+            cloud=True,
+        )
+    return Endpoint(
+        key=printer.pk,
+        serial=printer.serial,
+        host=printer.host,
+        port=printer.mqtt_port,
+        username="bblp",
+        password=printer.access_code,
+        tls_verify=printer.tls_verify,
+        ca_pem=ca_pem,
+    )
+
+
+@dataclass(eq=False)
+class LivePrinter:
+    """What the link keeps per held printer. Fields marked (hub) are written on the hub thread."""
+
+    printer: Printer
+    endpoint: Endpoint
+    state: PrinterState
+    written: dict[str, Any]  # the snapshot last stored: the "before" of the next transition
+    online: bool  # as stored in PrinterStatus
+    offline_marked: bool = False  # PrinterStatus already says offline: nothing to write
+    dirty: bool = False  # (hub) a report changed the snapshot since the last flush
+    unwritten_reports: int = 0  # (hub) reports since the last write (even unchanged ones)
+    last_report: float | None = None  # (hub) monotonic time of the last status report
+    report_at: datetime | None = None  # (hub) wall time of the last status report
+    pending: dict[str, Any] | None = None  # a snapshot not yet written (coalescing)
+    written_notable: tuple[Any, ...] | None = None
+    written_at: float | None = None
+    full_reports: int = 0  # (hub) full reports (pushall answers) received
+    link_error: str = ""
+    since: float = field(default_factory=time.monotonic)
+
+
+class PrinterLink:
+    """One link process's state and steps. Not thread-safe except the listener methods."""
+
+    def __init__(
+        self,
+        *,
+        holder: str | None = None,
+        hub_factory: Callable[[Any], MqttHub] | None = None,
+        max_printers: int | None = None,
+        offline_after: float | None = None,
+        write_every: float | None = None,
+        reconcile_every: float = 10.0,
+        command_timeout: float | None = None,
+        on_applied: Callable[[int, Any, float], None] | None = None,
+    ) -> None:
+        self.holder = holder or leases.lease_holder_name("link")
+        self.hub = (hub_factory or (lambda listener: MqttHub(listener)))(self)
+        self.max_printers = max_printers
+        self.offline_after = float(
+            settings.PRINTER_OFFLINE_AFTER_SECONDS if offline_after is None else offline_after
+        )
+        self.write_every = live.write_interval() if write_every is None else write_every
+        self.reconcile_every = reconcile_every
+        self.command_timeout = command_timeout
+        # Called on the hub thread after a report is applied (the bench measures lag with it).
+        self.on_applied = on_applied
+        self.printers: dict[int, LivePrinter] = {}
+        self.builder = CommandBuilder(start=outbox.sequence_seed())
+        self.stop_event = threading.Event()
+        self.malformed = 0
+        self.db_writes = 0
+        self._lock = threading.Lock()
+        self._replies: collections.deque[tuple[int, Reply]] = collections.deque(maxlen=10_000)
+        self._auth_failed: collections.deque[int] = collections.deque(maxlen=10_000)
+        self._connected: collections.deque[int] = collections.deque(maxlen=10_000)
+        self._full_reports: collections.deque[int] = collections.deque(maxlen=10_000)
+        self._hub_thread: threading.Thread | None = None
+        self._next_reconcile = 0.0
+        self._next_commands = 0.0
+
+    # ---- listener: called on the hub thread, no database here --------------------------------
+
+    def on_connected(self, key: Any) -> None:
+        # A pushall after every connect: P1/A1 send only deltas, so without it the cached state
+        # would stay partial (§1.3).
+        self.hub.publish(key, self.builder.pushall().payload)
+        self._connected.append(key)
+
+    def on_report(self, key: Any, payload: bytes) -> None:
+        entry = self.printers.get(key)
+        if entry is None:
+            return
+        message = decode_payload(payload)
+        if message is None:
+            self.malformed += 1
+            return
+        try:
+            with self._lock:
+                update = entry.state.apply(message)
+                entry.last_report = time.monotonic()
+                if update.full:
+                    entry.full_reports += 1
+                    self._full_reports.append(key)
+                if update.kind == "status" or update.kind == "version":
+                    entry.report_at = timezone.now()
+                    entry.unwritten_reports += 1
+                    if update.changed:
+                        entry.dirty = True
+        except Exception:
+            # Hostile or odd payloads must not kill the hub thread nor the other printers.
+            self.malformed += 1
+            logger.exception("printer %s: report could not be applied", key)
+            return
+        if update.reply is not None and update.reply.sequence_id:
+            self._replies.append((key, update.reply))
+        if self.on_applied is not None:
+            self.on_applied(key, message, time.time())
+
+    def on_disconnected(self, key: Any, reason: str) -> None:
+        logger.info("printer %s: link down (%s)", key, reason)
+
+    def on_auth_failed(self, key: Any) -> None:
+        self._auth_failed.append(key)
+
+    # ---- steps: main thread ------------------------------------------------------------------
+
+    def reconcile(self) -> None:
+        """Claim/renew leases for enabled printers; connect new ones, drop lost, update edited."""
+        close_old_connections()
+        enabled = {p.pk: p for p in Printer.objects.enabled().order_by("pk")}
+        wanted = list(self.printers.keys() & enabled.keys())
+        if self.max_printers is None:
+            wanted += [pk for pk in enabled if pk not in self.printers]
+        else:
+            room = max(0, self.max_printers - len(wanted))
+            wanted += [pk for pk in enabled if pk not in self.printers][:room]
+        held = leases.leases_claim(printer_ids=wanted, holder=self.holder)
+        for pk in list(self.printers):
+            if pk not in held:
+                self._drop(pk)
+        statuses = {
+            s.printer_id: s
+            for s in PrinterStatus.objects.filter(printer_id__in=held - self.printers.keys())
+        }
+        for pk in held:
+            printer = enabled[pk]
+            try:
+                endpoint = printer_endpoint(printer)
+            except ValueError as exc:  # settings the hub refuses (bad serial, CA missing)
+                live.status_set_link_error(printer_id=pk, error=f"cannot connect: {exc}")
+                if pk in self.printers:
+                    self._drop(pk)
+                continue
+            entry = self.printers.get(pk)
+            if entry is None:
+                self._add(printer, endpoint, statuses.get(pk))
+            elif entry.endpoint != endpoint:
+                entry.printer, entry.endpoint, entry.link_error = printer, endpoint, ""
+                self.hub.update(endpoint)
+            else:
+                entry.printer = printer
+        # A disabled or deleted printer we still lease: give it back.
+        stale = leases.leases_release(
+            holder=self.holder, printer_ids=self._leased_ids() - set(enabled)
+        )
+        if stale:
+            logger.info("released %d leases of disabled printers", stale)
+
+    def _leased_ids(self) -> set[int]:
+        return set(
+            PrinterLease.objects.filter(holder=self.holder).values_list("printer_id", flat=True)
+        )
+
+    def _add(self, printer: Printer, endpoint: Endpoint, status: PrinterStatus | None) -> None:
+        written = dict(status.snapshot) if status and isinstance(status.snapshot, dict) else {}
+        entry = LivePrinter(
+            printer=printer,
+            endpoint=endpoint,
+            state=PrinterState(model=printer.model),
+            written=written,
+            online=bool(status and status.online),
+            offline_marked=bool(status and status.state == PrinterStatus.State.OFFLINE),
+        )
+        # The silence clock starts now: a printer that never answers goes offline after the
+        # usual delay, not at once.
+        entry.last_report = time.monotonic()
+        self.printers[printer.pk] = entry
+        self.hub.add(endpoint)
+
+    def _drop(self, pk: int) -> None:
+        self.hub.remove(pk)
+        self.printers.pop(pk, None)
+
+    def flush(self, *, force: bool = False) -> int:
+        """Write what changed (coalesced); returns the number of printers written."""
+        now = time.monotonic()
+        copied: list[tuple[LivePrinter, dict[str, Any], datetime | None]] = []
+        with self._lock:
+            for entry in self.printers.values():
+                # Unchanged reports still refresh last_report_at, at the coalesced pace.
+                stale = entry.unwritten_reports and (
+                    entry.written_at is None or now - entry.written_at >= self.write_every
+                )
+                if entry.dirty or stale or (force and entry.unwritten_reports):
+                    entry.dirty = False
+                    copied.append((entry, entry.state.snapshot().to_dict(), entry.report_at))
+        for entry, snapshot, _ in copied:
+            entry.pending = snapshot
+        due = []
+        for entry in self.printers.values():
+            if entry.pending is None:
+                continue
+            notable = live.snapshot_notable(entry.pending)
+            came_online = not entry.online
+            if (
+                force
+                or came_online
+                or live.status_write_due(
+                    written_notable=entry.written_notable,
+                    notable=notable,
+                    written_at=entry.written_at,
+                    now=now,
+                    every=self.write_every,
+                )
+            ):
+                due.append((entry, notable, came_online))
+        if not due:
+            return 0
+        written = 0
+        with transaction.atomic():
+            for entry, notable, came_online in due:
+                snapshot = entry.pending
+                assert snapshot is not None
+                try:
+                    with transaction.atomic():
+                        live.status_apply_snapshot(
+                            printer=entry.printer,
+                            snapshot=snapshot,
+                            before=entry.written,
+                            report_at=entry.report_at or timezone.now(),
+                            came_online=came_online,
+                        )
+                        if _needs_developer_mode(snapshot):
+                            outbox.commands_fail_sent(
+                                printer_id=entry.printer.pk, reason=outbox.DEVELOPER_MODE_REASON
+                            )
+                except Exception:
+                    logger.exception("printer %s: status write failed", entry.printer.pk)
+                    continue
+                entry.written, entry.written_notable, entry.written_at = snapshot, notable, now
+                entry.pending, entry.online, entry.link_error = None, True, ""
+                entry.offline_marked = False
+                with self._lock:
+                    entry.unwritten_reports = 0
+                written += 1
+        self.db_writes += written
+        return written
+
+    def check_silence(self) -> int:
+        """Printers silent for ``offline_after`` seconds go offline (once); returns how many."""
+        now = time.monotonic()
+        went = 0
+        for entry in self.printers.values():
+            with self._lock:
+                last = entry.last_report
+            if entry.offline_marked or last is None or now - last < self.offline_after:
+                continue
+            offline = {**entry.written, "state": PrinterStatus.State.OFFLINE}
+            live.status_mark_offline(
+                printer=entry.printer,
+                reason=f"no report for {int(now - last)} s",
+                snapshot=None,
+            )
+            # Keep ``written`` as the last job state: when the printer answers again, a job that
+            # ran on meanwhile is not announced as started a second time.
+            entry.online, entry.offline_marked = False, True
+            entry.written_notable = live.snapshot_notable(offline)
+            self.db_writes += 1
+            went += 1
+        return went
+
+    def handle_link_events(self) -> None:
+        """Auth failures and command replies collected by the hub thread."""
+        while self._auth_failed:
+            pk = self._auth_failed.popleft()
+            entry = self.printers.get(pk)
+            if entry is None:
+                continue
+            cloud = entry.endpoint.cloud
+            entry.link_error = ACCESS_DENIED_CLOUD if cloud else ACCESS_DENIED
+            live.status_set_link_error(printer_id=pk, error=entry.link_error)
+            outbox.commands_fail_sent(printer_id=pk, reason=entry.link_error)
+        while self._replies:
+            pk, reply = self._replies.popleft()
+            outbox.command_record_reply(printer_id=pk, reply=reply)
+        while self._connected:
+            self._connected.popleft()
+        full = set()
+        while self._full_reports:
+            full.add(self._full_reports.popleft())
+        if full:
+            # pushall has no reply of its own: the full report it asks for is the answer.
+            outbox.commands_ack_refresh(printer_ids=full)
+
+    def connected_ids(self) -> set[int]:
+        return {pk for pk in self.printers if self.hub.status(pk) is LinkState.CONNECTED}
+
+    def send_commands(self) -> int:
+        """Send pending outbox commands of connected printers, each claimed once; returns sent."""
+        connected = self.connected_ids()
+        if not connected:
+            return 0
+        sent = 0
+        pending = PrinterCommand.objects.pending().filter(printer_id__in=connected)
+        for command in pending.order_by("created_at", "id")[:200]:
+            try:
+                wire = outbox.command_build(command=command, builder=self.builder)
+            except (ValueError, TypeError, KeyError) as exc:
+                outbox.command_fail(command_id=command.pk, reason=f"invalid command: {exc}")
+                continue
+            if not outbox.command_claim_send(
+                command=command, sequence_id=wire.sequence_id, now=timezone.now()
+            ):
+                continue  # another process sent it
+            if not self.hub.publish(command.printer_id, wire.payload):
+                outbox.command_fail(command_id=command.pk, reason=outbox.NOT_CONNECTED_REASON)
+                continue
+            sent += 1
+        return sent
+
+    def expire_commands(self) -> int:
+        return outbox.commands_expire(
+            printer_ids=self.printers.keys(),
+            connected_ids=self.connected_ids(),
+            timeout=self.command_timeout,
+        )
+
+    def tick(self) -> None:
+        """One pass of the main loop: every step that is due."""
+        now = time.monotonic()
+        if now >= self._next_reconcile:
+            self.reconcile()
+            self._next_reconcile = now + self.reconcile_every
+        self.handle_link_events()
+        self.flush()
+        self.check_silence()
+        if now >= self._next_commands:
+            self.send_commands()
+            self.expire_commands()
+            self._next_commands = now + 0.5
+
+    # ---- one-shot poll (the q2 fallback when no link process runs) ----------------------------
+
+    def poll(self, *, timeout: float = 15.0) -> int:
+        """Refresh every enabled printer no live link holds, on this thread, then let go.
+
+        Claims the leases briefly, connects, waits for the pushall answer (and the replies to
+        pending outbox commands), writes the status, disconnects and releases. Printers that do
+        not answer within ``timeout`` are marked offline. Returns the number refreshed.
+        """
+        enabled = {p.pk: p for p in Printer.objects.enabled()}
+        free = leases.printers_unleased(printer_ids=enabled)
+        held = leases.leases_claim(printer_ids=free, holder=self.holder, seconds=int(timeout) + 30)
+        statuses = {s.printer_id: s for s in PrinterStatus.objects.filter(printer_id__in=held)}
+        for pk in held:
+            self._add(enabled[pk], printer_endpoint(enabled[pk]), statuses.get(pk))
+        deadline = time.monotonic() + timeout
+        try:
+            while self.printers and time.monotonic() < deadline:
+                self.hub.step(0.05)
+                self.handle_link_events()
+                self.send_commands()
+                if self._poll_done():
+                    break
+            self.hub.step(0.05)
+            self.handle_link_events()
+            self.flush(force=True)
+            refreshed = {pk for pk, e in self.printers.items() if e.full_reports}
+            for pk, entry in self.printers.items():
+                if pk not in refreshed and not entry.link_error:
+                    live.status_mark_offline(
+                        printer=entry.printer, reason="no answer to a poll", snapshot=None
+                    )
+            # The connection closes now: a reply to a sent command can no longer be matched.
+            outbox.commands_expire(
+                printer_ids=self.printers, connected_ids=self.printers, timeout=0
+            )
+            outbox.commands_expire(printer_ids=self.printers, connected_ids=refreshed)
+        finally:
+            self.hub.close()
+            leases.leases_release(holder=self.holder)
+            self.printers.clear()
+        return len(refreshed)
+
+    def _poll_done(self) -> bool:
+        if any(not e.full_reports and not e.link_error for e in self.printers.values()):
+            return False
+        return not PrinterCommand.objects.filter(
+            printer_id__in=self.printers, status__in=["pending", "sent"]
+        ).exists()
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    def start_hub(self) -> None:
+        """Run the hub's loop on its own thread (``run`` does this; tests may too)."""
+        self._hub_thread = threading.Thread(
+            target=self.hub.run, args=(self.stop_event,), name="mqtt-hub", daemon=True
+        )
+        self._hub_thread.start()
+
+    def run(self, *, tick_seconds: float = 0.2) -> None:
+        """Loop until ``stop_event`` is set (SIGTERM/SIGINT in the command), then shut down."""
+        self.start_hub()
+        try:
+            while not self.stop_event.is_set():
+                try:
+                    self.tick()
+                except Exception:
+                    # A database hiccup must not end the link; the next tick retries.
+                    logger.exception("printer link tick failed")
+                    close_old_connections()
+                self.stop_event.wait(tick_seconds)
+        finally:
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        """Write what is pending, give every lease back, and close the connections."""
+        self.stop_event.set()
+        if self._hub_thread is not None:
+            self._hub_thread.join(timeout=5)
+        else:
+            self.hub.close()
+        try:
+            self.flush(force=True)
+        except Exception:
+            logger.exception("final flush failed")
+        leases.leases_release(holder=self.holder)
+        self.printers.clear()
+
+
+def _needs_developer_mode(snapshot: dict[str, Any]) -> bool:
+    return any(
+        entry.get("full_code") == HMS_DEVELOPER_MODE_REQUIRED for entry in snapshot.get("hms") or ()
+    )

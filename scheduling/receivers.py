@@ -1,0 +1,33 @@
+"""Event handlers: jobs follow the printer. Registered in SchedulingConfig.ready()."""
+
+from __future__ import annotations
+
+from j3d import events
+from scheduling.services.dispatch import (
+    job_follow_failed,
+    job_follow_finished,
+    job_follow_started,
+)
+
+
+def on_print_started(event: events.PrintStarted) -> None:
+    job_follow_started(printer_id=event.printer_id, subtask_id=event.subtask_id)
+
+
+def on_print_finished(event: events.PrintFinished) -> None:
+    job_follow_finished(printer_id=event.printer_id, subtask_id=event.subtask_id)
+
+
+def on_print_failed(event: events.PrintFailed) -> None:
+    job_follow_failed(
+        printer_id=event.printer_id,
+        subtask_id=event.subtask_id,
+        reason=event.reason,
+        cancelled=event.cancelled,
+    )
+
+
+def register() -> None:
+    events.subscribe(events.PrintStarted, on_print_started)
+    events.subscribe(events.PrintFinished, on_print_finished)
+    events.subscribe(events.PrintFailed, on_print_failed)

@@ -1,0 +1,181 @@
+"""Sending a job to a printer, and the job following what the printer then does.
+
+``job_dispatch`` checks the request and mints the task/subtask ids the printer will echo; the upload
+and the ``project_file`` command run in a django-q2 task (``scheduling.tasks.job_upload_and_start``)
+because an FTPS upload takes minutes at printer speeds (~75-150 KB/s, §6), which neither a web
+request nor the printer link's loop can wait for. The ``job_follow_*`` functions are called by the
+event receivers (scheduling/receivers.py) and are idempotent: every move is a conditional UPDATE
+from the statuses it may leave, so a replayed event changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from pathlib import PurePosixPath
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from j3d.lib.errors import Conflict
+from printers.bambu.ftps import upload_file
+from printers.models import Printer, PrinterCommand, PrinterStatus
+from printers.services.commands import command_enqueue
+from scheduling.models import ScheduledPrint
+
+BUSY_STATES = frozenset({"prepare", "running", "pause", "slicing"})
+_ID_MODULUS = 2**31 - 1  # the printer may read ids as int32 (§5.4, BDY #1042)
+# A dispatched job that has not started within this long (upload failed, printer refused) no
+# longer blocks the printer for the next dispatch.
+DISPATCH_GRACE_MINUTES = 15
+
+
+def _mint_ids() -> tuple[str, str]:
+    """Fresh task and subtask ids, so the printer never takes a reprint for the previous job."""
+    base = int(time.time() * 1000) % _ID_MODULUS or 1
+    return str(base), str(base % (_ID_MODULUS - 1) + 1)
+
+
+def remote_name(job: ScheduledPrint) -> str:
+    """The file's name on the printer: unique per job, spaces kept out of the url."""
+    original = PurePosixPath(job.product_profile.print_file.name).name
+    return f"j3d-{job.pk}-{original}".replace(" ", "_")
+
+
+@transaction.atomic
+def job_dispatch(*, job: ScheduledPrint, printer: Printer) -> ScheduledPrint:
+    """Reserve ``job`` for ``printer`` and queue its upload + start; raises Conflict (409) when the
+    printer is busy or the job cannot start, ValidationError (400) when it has no sliced file."""
+    # Lock the printer row first: two dispatches to one printer are decided one after the other.
+    printer = Printer.objects.select_for_update().get(pk=printer.pk)
+    job = (
+        ScheduledPrint.objects.select_for_update(of=("self",))
+        .select_related("product_profile")
+        .get(pk=job.pk)
+    )
+    profile = job.product_profile
+    if profile is None or not profile.print_file:
+        raise ValidationError(
+            {"scheduled_print_id": ["This job's product profile has no sliced print file."]}
+        )
+    if job.printer_id is not None and job.printer_id != printer.pk:
+        raise Conflict("This job is planned for another printer.")
+    if job.status not in ScheduledPrint.WAITING:
+        raise Conflict(f"A {job.status} job cannot be sent to a printer.")
+    if not printer.enabled:
+        raise Conflict("This printer is disabled.")
+    recent = timezone.now() - timedelta(minutes=DISPATCH_GRACE_MINUTES)
+    in_flight = ScheduledPrint.objects.filter(
+        printer=printer, status__in=ScheduledPrint.WAITING, dispatched_at__gte=recent
+    )
+    if in_flight.exists():
+        raise Conflict("A job is already being sent to this printer; wait until it starts.")
+    state = PrinterStatus.objects.filter(printer=printer).values_list("state", flat=True).first()
+    if state in BUSY_STATES:
+        raise Conflict(f"The printer is busy ({state}); wait until it is idle or finished.")
+    task_id, subtask_id = _mint_ids()
+    job.printer = printer
+    job.printer_task_id, job.printer_subtask_id = task_id, subtask_id
+    job.dispatched_at = timezone.now()
+    job.save(update_fields=["printer", "printer_task_id", "printer_subtask_id", "dispatched_at"])
+    transaction.on_commit(lambda: _queue_upload(job.pk, subtask_id))
+    return job
+
+
+def _queue_upload(job_id: int, subtask_id: str) -> None:
+    from django_q.tasks import async_task
+
+    async_task("scheduling.tasks.job_upload_and_start", job_id, subtask_id)
+
+
+def job_upload_and_start(*, job_id: int, subtask_id: str) -> PrinterCommand | None:
+    """Upload the job's sliced file over FTPS, then queue ``project_file`` in the outbox.
+
+    Safe to run twice: a job dispatched again since (new subtask id) or no longer waiting is left
+    alone, and a second run for the same dispatch finds its command already queued.
+    """
+    job = (
+        ScheduledPrint.objects.select_related("printer", "product_profile")
+        .filter(pk=job_id, printer_subtask_id=subtask_id, status__in=ScheduledPrint.WAITING)
+        .first()
+    )
+    if job is None or job.printer is None or job.product_profile is None:
+        return None
+    already = PrinterCommand.objects.filter(
+        printer=job.printer, action="project_file", params__subtask_id=subtask_id
+    ).first()
+    if already is not None:
+        return already
+    printer = job.printer
+    name = remote_name(job)
+    with job.product_profile.print_file.open("rb") as handle:
+        data = handle.read()
+    upload_file(
+        host=printer.host,
+        port=printer.ftps_port,
+        access_code=printer.access_code,
+        source=data,
+        remote_path=f"/{name}",
+        verify=printer.tls_verify,
+        ca_pem=printer.ca_cert or None,
+        serial=printer.serial,
+    )
+    slot = job.material_slot
+    mapping = [slot] if slot is not None else [-1]
+    return command_enqueue(
+        printer=printer,
+        action=PrinterCommand.Action.PROJECT_FILE,
+        user=job.user,
+        params={
+            "url": f"ftp:///{name}",
+            "subtask_name": job.job_name[:100],
+            "use_ams": slot is not None and 0 <= slot <= 135,
+            "ams_mapping": mapping,
+            "task_id": job.printer_task_id,
+            "subtask_id": subtask_id,
+        },
+    )
+
+
+def _jobs_for(printer_id: int, subtask_id: str) -> Any:
+    if not subtask_id or subtask_id == "0":
+        return ScheduledPrint.objects.none()
+    return ScheduledPrint.objects.filter(printer_id=printer_id, printer_subtask_id=subtask_id)
+
+
+def job_follow_started(*, printer_id: int, subtask_id: str) -> int:
+    """The printer runs a job J3D sent: queued/scheduled -> started (once)."""
+    now = timezone.now()
+    return (
+        _jobs_for(printer_id, subtask_id)
+        .filter(status__in=ScheduledPrint.WAITING)
+        .update(status=ScheduledPrint.Status.STARTED, started_at=now, updated_at=now)
+    )
+
+
+def job_follow_finished(*, printer_id: int, subtask_id: str) -> int:
+    """The printer finished it: started -> completed (a missed start is filled in)."""
+    now = timezone.now()
+    jobs = _jobs_for(printer_id, subtask_id)
+    jobs.filter(status__in=ScheduledPrint.WAITING).update(
+        status=ScheduledPrint.Status.STARTED, started_at=now, updated_at=now
+    )
+    return jobs.filter(status=ScheduledPrint.Status.STARTED).update(
+        status=ScheduledPrint.Status.COMPLETED, completed_at=now, updated_at=now
+    )
+
+
+def job_follow_failed(
+    *, printer_id: int, subtask_id: str, reason: str, cancelled: bool = False
+) -> int:
+    """The printer's job ended in FAILED: -> failed with the decoded reason, or cancelled when a
+    person stopped it."""
+    now = timezone.now()
+    new = ScheduledPrint.Status.CANCELLED if cancelled else ScheduledPrint.Status.FAILED
+    return (
+        _jobs_for(printer_id, subtask_id)
+        .filter(status__in=ScheduledPrint.UNFINISHED)
+        .update(status=new, failed_reason=reason, completed_at=now, updated_at=now)
+    )
