@@ -181,6 +181,10 @@ else:
 # The printer link (see printers/link.py).
 PRINTER_OFFLINE_AFTER_SECONDS = env.int("PRINTER_OFFLINE_AFTER_SECONDS", default=60)
 PRINTER_LEASE_SECONDS = env.int("PRINTER_LEASE_SECONDS", default=30)
+# Changes nobody needs at once (temperatures, progress) are written at most this often.
+PRINTER_STATUS_WRITE_SECONDS = env.int("PRINTER_STATUS_WRITE_SECONDS", default=5)
+PRINTER_MATERIAL_LOW_PCT = env.int("PRINTER_MATERIAL_LOW_PCT", default=10)
+PRINTER_COMMAND_TIMEOUT_SECONDS = env.int("PRINTER_COMMAND_TIMEOUT_SECONDS", default=30)
 
 # Production hardening; `manage.py check --deploy` is clean when DEBUG is off.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -22,6 +22,7 @@ class PrinterAdminForm(forms.ModelForm):
             "connection_type",
             "host",
             "mqtt_port",
+            "ftps_port",
             "access_code",
             "cloud_user_id",
             "cloud_token",

@@ -72,6 +72,7 @@ class PrinterSerializer(serializers.ModelSerializer):
             "connection_type",
             "host",
             "mqtt_port",
+            "ftps_port",
             "access_code",
             "has_access_code",
             "cloud_user_id",

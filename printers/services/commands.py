@@ -36,7 +36,7 @@ _SEQUENCE_MODULUS = 2**31 - 1  # firmware may read sequence ids as int32 (§5.1)
 
 
 def command_timeout() -> float:
-    return float(getattr(settings, "PRINTER_COMMAND_TIMEOUT_SECONDS", 30))
+    return float(settings.PRINTER_COMMAND_TIMEOUT_SECONDS)
 
 
 def _validate(action: str, params: dict[str, Any]) -> dict[str, Any]:

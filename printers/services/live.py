@@ -44,11 +44,11 @@ NOTABLE_TRAY_KEYS = ("slot", "empty", "type", "sub_brand", "color", "remaining_p
 
 
 def write_interval() -> float:
-    return float(getattr(settings, "PRINTER_STATUS_WRITE_SECONDS", 5))
+    return float(settings.PRINTER_STATUS_WRITE_SECONDS)
 
 
 def material_low_pct() -> int:
-    return int(getattr(settings, "PRINTER_MATERIAL_LOW_PCT", 10))
+    return int(settings.PRINTER_MATERIAL_LOW_PCT)
 
 
 def _trays(snapshot: dict[str, Any]) -> list[dict[str, Any]]:

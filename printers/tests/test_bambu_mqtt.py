@@ -349,9 +349,13 @@ def corrupt_printer(
 ) -> None:
     """Accepts the hub, acks CONNECT and SUBSCRIBE, then sends ``garbage``, for every
     connection until the server socket closes."""
+    # Closing a listening socket does not wake a thread blocked in accept(): poll instead.
+    server.settimeout(0.1)
     while True:
         try:
             raw, _ = server.accept()
+        except TimeoutError:
+            continue
         except OSError:
             return
         accepted.append(1)
@@ -375,7 +379,9 @@ def test_malformed_packet_drops_only_that_link_and_the_loop_keeps_running(
     context.load_cert_chain(mqtt_broker.workdir / "server.pem", mqtt_broker.workdir / "server.key")
     accepted: list[int] = []
     with socket.create_server(("127.0.0.1", 0)) as server:
-        thread = threading.Thread(target=corrupt_printer, args=(server, context, garbage, accepted))
+        thread = threading.Thread(
+            target=corrupt_printer, args=(server, context, garbage, accepted), daemon=True
+        )
         thread.start()
         hub = MqttHub(recorder, **FAST)
         try:

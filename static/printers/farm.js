@@ -21,7 +21,7 @@ function card(printer) {
   job.textContent = snap.job_name || "";
   const bar = document.createElement("progress");
   bar.max = 100;
-  bar.value = snap.progress || 0;
+  bar.value = snap.progress_pct || 0;
   const ams = document.createElement("ul");
   ams.className = "ams";
   for (const m of printer.materials || []) {
