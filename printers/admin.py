@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 
-from printers.models import BambuMaterial, Printer, PrinterStatus
+from printers.models import BambuMaterial, Printer, PrinterCommand, PrinterLease, PrinterStatus
 
 
 class PrinterAdminForm(forms.ModelForm):
@@ -105,3 +105,28 @@ class BambuMaterialAdmin(admin.ModelAdmin):
     list_display = ["printer", "slot", "material_type", "color", "remaining_pct", "is_empty"]
     list_filter = ["material_type", "is_empty", "printer"]
     list_select_related = ["printer"]
+
+
+@admin.register(PrinterCommand)
+class PrinterCommandAdmin(admin.ModelAdmin):
+    """The outbox, read-only: commands are queued through the API and sent by the link."""
+
+    list_display = ["created_at", "printer", "action", "status", "reason", "acked_at"]
+    list_filter = ["status", "action", "printer"]
+    list_select_related = ["printer"]
+    readonly_fields = [f.name for f in PrinterCommand._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(PrinterLease)
+class PrinterLeaseAdmin(admin.ModelAdmin):
+    """Which printer-link process holds each printer, and until when."""
+
+    list_display = ["printer", "holder", "expires_at"]
+    list_select_related = ["printer"]
+    readonly_fields = ["printer", "holder", "expires_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
