@@ -3,13 +3,23 @@
 from typing import Any
 
 from cryptography import x509
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from j3d.lib.schema import dataclass_schema
+from printers.bambu.snapshot import Snapshot
 from printers.models import BambuMaterial, Printer, PrinterStatus
+
+
+@extend_schema_field(dataclass_schema(Snapshot))
+class SnapshotField(serializers.JSONField):
+    """The printer's last decoded report (printers.bambu.snapshot.Snapshot.to_dict())."""
 
 
 class PrinterStatusSerializer(serializers.ModelSerializer):
     """The live status the printer link keeps; `snapshot` is the last decoded report."""
+
+    snapshot = SnapshotField(read_only=True)
 
     class Meta:
         model = PrinterStatus

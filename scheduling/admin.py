@@ -20,9 +20,14 @@ class PrinterActionForm(ActionForm):
     printer = forms.ModelChoiceField(Printer.objects.all(), required=False)
 
 
+class _PrinterChoice(forms.Form):
+    printer = forms.ModelChoiceField(Printer.objects.all())
+
+
 def _chosen_printer(request: HttpRequest) -> Printer | None:
-    form = PrinterActionForm(request.POST)
-    return form.cleaned_data.get("printer") if form.is_valid() else None
+    # Only the printer box: the action form's own fields are validated by the admin itself.
+    form = _PrinterChoice(request.POST)
+    return form.cleaned_data["printer"] if form.is_valid() else None
 
 
 def _apply(modeladmin: admin.ModelAdmin, request: HttpRequest, jobs: QuerySet, **change) -> None:

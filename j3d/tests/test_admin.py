@@ -1,0 +1,118 @@
+"""The staff admin: every page loads, the queue actions and 'schedule prints' work."""
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from j3d.lib.testing import ACCESS_CODE, make_job, make_material, make_order, make_printer
+from printers.admin import PrinterAdminForm
+from printers.models import Printer
+from scheduling.models import ScheduledPrint
+
+Status = ScheduledPrint.Status
+
+
+@pytest.fixture
+def staff_client(client, owner):
+    staff = get_user_model().objects.create_superuser("staff", "staff@example.com", "staff-pass-1")
+    client.force_login(staff)
+    return client
+
+
+@pytest.fixture
+def printer(owner):
+    printer = make_printer(owner)
+    make_material(printer)
+    return printer
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/",
+        "/admin/printers/printer/",
+        "/admin/printers/printer/add/",
+        "/admin/printers/bambumaterial/",
+        "/admin/printers/printercommand/",
+        "/admin/printers/printerlease/",
+        "/admin/scheduling/scheduledprint/",
+        "/admin/orders/order/",
+        "/admin/orders/productprofile/",
+        "/admin/notifications/printnotification/",
+    ],
+)
+def test_admin_pages_load(staff_client, printer, url):
+    assert staff_client.get(url).status_code == 200
+
+
+@pytest.mark.django_db
+def test_printer_page_shows_slots_inline_and_never_the_access_code(staff_client, printer):
+    page = staff_client.get(f"/admin/printers/printer/{printer.id}/change/").content.decode()
+    assert "materials-0-slot" in page
+    assert "notification_settings" in page
+    assert ACCESS_CODE not in page
+
+
+@pytest.mark.django_db
+def test_saving_a_printer_with_an_empty_access_code_box_keeps_the_code(printer):
+    fields = PrinterAdminForm.Meta.fields
+    data = {name: getattr(printer, name) for name in fields if name != "user"}
+    data.update(user=printer.user_id, name="Renamed", access_code="", cloud_token="")
+    form = PrinterAdminForm(data, instance=printer)
+
+    assert form.is_valid(), form.errors
+    form.save()
+
+    printer.refresh_from_db()
+    assert printer.name == "Renamed"
+    assert printer.access_code == ACCESS_CODE
+
+
+def _action(client, url, action, ids, **extra):
+    return client.post(url, {"action": action, "_selected_action": ids, **extra}, follow=True)
+
+
+@pytest.mark.django_db
+def test_queue_actions_cancel_requeue_and_refuse_illegal_moves(staff_client, owner, printer):
+    waiting = make_job(owner, printer)
+    done = make_job(owner, printer, status=Status.COMPLETED)
+    url = "/admin/scheduling/scheduledprint/"
+
+    response = _action(staff_client, url, "cancel", [waiting.id, done.id])
+
+    waiting.refresh_from_db(), done.refresh_from_db()
+    assert waiting.status == Status.CANCELLED
+    assert done.status == Status.COMPLETED  # refused, with a message
+    assert "cannot become cancelled" in response.content.decode()
+    _action(staff_client, url, "requeue", [waiting.id])
+    waiting.refresh_from_db()
+    assert waiting.status == Status.QUEUED
+
+
+@pytest.mark.django_db
+def test_move_action_moves_jobs_only_to_their_owners_printers(
+    staff_client, owner, other_owner, printer
+):
+    job = make_job(owner, printer)
+    mine = make_printer(owner, serial="MINE2", name="Second")
+    theirs = make_printer(other_owner, serial="THEIRS")
+    url = "/admin/scheduling/scheduledprint/"
+
+    _action(staff_client, url, "move_to_printer", [job.id], printer=theirs.id)
+    job.refresh_from_db()
+    assert job.printer_id == printer.id
+    _action(staff_client, url, "move_to_printer", [job.id], printer=mine.id)
+    job.refresh_from_db()
+    assert job.printer_id == mine.id
+
+
+@pytest.mark.django_db
+def test_schedule_prints_action_queues_one_job_per_item(staff_client, owner, printer):
+    order = make_order(owner, items=[{"title": "Dragon"}, {"title": "Stand", "quantity": 2}])
+
+    _action(staff_client, "/admin/orders/order/", "schedule_prints", [order.id], printer=printer.id)
+
+    jobs = ScheduledPrint.objects.filter(order=order).order_by("-priority")
+    assert [job.job_name for job in jobs] == ["Order #1001 - Dragon", "Order #1001 - Stand"]
+    assert all(job.printer_id == printer.id for job in jobs)
+    assert Printer.objects.count() == 1
