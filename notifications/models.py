@@ -4,14 +4,11 @@ from django.conf import settings
 from django.core.validators import URLValidator
 from django.db import models
 
+from j3d.lib.ownership import OwnedQuerySet
+
 webhook_url_validator = URLValidator(
     schemes=["http", "https"], message="A webhook URL must be an http:// or https:// address."
 )
-
-
-class PrintNotificationQuerySet(models.QuerySet):
-    def for_owner(self, user) -> "PrintNotificationQuerySet":
-        return self.filter(user=user)
 
 
 class PrintNotification(models.Model):
@@ -33,7 +30,7 @@ class PrintNotification(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = PrintNotificationQuerySet.as_manager()
+    objects = OwnedQuerySet.as_manager()
 
     class Meta:
         constraints = [

@@ -7,10 +7,7 @@ from django.core.validators import FileExtensionValidator, MaxValueValidator, Mi
 from django.db import models
 from django.db.models import Q
 
-
-class ProductProfileQuerySet(models.QuerySet):
-    def for_owner(self, user) -> "ProductProfileQuerySet":
-        return self.filter(user=user)
+from j3d.lib.ownership import OwnedQuerySet
 
 
 class ProductProfile(models.Model):
@@ -47,7 +44,7 @@ class ProductProfile(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = ProductProfileQuerySet.as_manager()
+    objects = OwnedQuerySet.as_manager()
 
     class Meta:
         ordering = ["name", "id"]
@@ -76,11 +73,6 @@ class ProductProfile(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-
-class OrderQuerySet(models.QuerySet):
-    def for_owner(self, user) -> "OrderQuerySet":
-        return self.filter(user=user)
 
 
 class Order(models.Model):
@@ -122,7 +114,7 @@ class Order(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = OrderQuerySet.as_manager()
+    objects = OwnedQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

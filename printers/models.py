@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from j3d.lib.crypto import EncryptedTextField
+from j3d.lib.ownership import OwnedQuerySet
 
 # J3D slot numbers (see shared/reference/bambu-protocol.md, "J3D conventions"): AMS, AMS 2 Pro or
 # AMS lite unit u (0-3) tray t (0-3) is u*4+t; an AMS HT unit (one tray) is its unit id 128-135;
@@ -48,10 +49,7 @@ serial_validator = RegexValidator(
 )
 
 
-class PrinterQuerySet(models.QuerySet):
-    def for_owner(self, user) -> "PrinterQuerySet":
-        return self.filter(user=user)
-
+class PrinterQuerySet(OwnedQuerySet):
     def enabled(self) -> "PrinterQuerySet":
         return self.filter(enabled=True)
 
@@ -161,11 +159,6 @@ class PrinterStatus(models.Model):
         return f"{self.printer_id}: {self.state}"
 
 
-class BambuMaterialQuerySet(models.QuerySet):
-    def for_owner(self, user) -> "BambuMaterialQuerySet":
-        return self.filter(user=user)
-
-
 class BambuMaterial(models.Model):
     """A spool in one slot of a printer: typed by a person or synced from the AMS."""
 
@@ -203,7 +196,7 @@ class BambuMaterial(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = BambuMaterialQuerySet.as_manager()
+    objects = OwnedQuerySet.as_manager()
 
     class Meta:
         ordering = ["printer_id", "slot"]
@@ -274,10 +267,7 @@ class PrinterLease(models.Model):
         return f"{self.printer_id}: {self.holder or 'free'}"
 
 
-class PrinterCommandQuerySet(models.QuerySet):
-    def for_owner(self, user) -> "PrinterCommandQuerySet":
-        return self.filter(user=user)
-
+class PrinterCommandQuerySet(OwnedQuerySet):
     def pending(self) -> "PrinterCommandQuerySet":
         return self.filter(status=PrinterCommand.Status.PENDING)
 

@@ -5,13 +5,11 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
+from j3d.lib.ownership import OwnedQuerySet
 from printers.models import valid_slot_q, validate_slot
 
 
-class ScheduledPrintQuerySet(models.QuerySet):
-    def for_owner(self, user) -> "ScheduledPrintQuerySet":
-        return self.filter(user=user)
-
+class ScheduledPrintQuerySet(OwnedQuerySet):
     def waiting(self) -> "ScheduledPrintQuerySet":
         return self.filter(status__in=ScheduledPrint.WAITING)
 

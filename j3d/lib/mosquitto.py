@@ -16,9 +16,6 @@ Usage::
 from __future__ import annotations
 
 import ctypes
-import datetime
-import functools
-import ipaddress
 import os
 import resource
 import shutil
@@ -28,14 +25,10 @@ import ssl
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from j3d.lib.tls import make_tls_material
 
 MOSQUITTO_BIN = "/usr/sbin/mosquitto"
 MOSQUITTO_PASSWD_BIN = "/usr/bin/mosquitto_passwd"
@@ -49,100 +42,11 @@ class BrokerError(RuntimeError):
     """The broker could not be started; the message carries the tail of its log."""
 
 
-@dataclass(frozen=True)
-class TlsMaterial:
-    """PEM-encoded CA and server certificate/key, as written next to mosquitto.conf."""
-
-    ca_pem: str
-    cert_pem: str
-    key_pem: str
-
-
 def free_port(host: str = LOOPBACK) -> int:
     """A TCP port that was free a moment ago (the usual bind-to-0 trick; racy by nature)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
-
-
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-def _new_key() -> rsa.RSAPrivateKey:
-    # RSA-2048 like the printers, so the negotiated suite (ECDHE-RSA-AES256-GCM-SHA384) matches.
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@functools.cache
-def make_tls_material(server_cn: str = DEFAULT_SERVER_CN) -> TlsMaterial:
-    """A CA and a server certificate (CN = server_cn, SAN localhost/127.0.0.1/server_cn).
-
-    Cached per process: RSA key generation is the slowest part of starting a broker, and
-    tests that start many brokers do not need a new CA each time.
-    """
-    now = datetime.datetime.now(datetime.UTC)
-    not_before, not_after = now - datetime.timedelta(days=1), now + datetime.timedelta(days=3650)
-    ca_key, server_key = _new_key(), _new_key()
-    ca_name = _name("J3D throwaway BBL CA")
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        # keyCertSign keeps the CA acceptable under VERIFY_X509_STRICT (Python 3.13+).
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    san = x509.SubjectAlternativeName(
-        [
-            x509.DNSName("localhost"),
-            x509.DNSName(server_cn),
-            x509.IPAddress(ipaddress.ip_address(LOOPBACK)),
-        ]
-    )
-    server_cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name(server_cn))
-        .issuer_name(ca_name)
-        .public_key(server_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before)
-        .not_valid_after(not_after)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(san, critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    return TlsMaterial(
-        ca_pem=ca_cert.public_bytes(serialization.Encoding.PEM).decode(),
-        cert_pem=server_cert.public_bytes(serialization.Encoding.PEM).decode(),
-        key_pem=server_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        ).decode(),
-    )
 
 
 def _prepare_child() -> None:

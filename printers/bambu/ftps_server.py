@@ -21,9 +21,7 @@ connection then gets its own short-lived thread.
 
 from __future__ import annotations
 
-import datetime
 import functools
-import ipaddress
 import logging
 import posixpath
 import selectors
@@ -36,10 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from j3d.lib.tls import make_tls_material
 
 log = logging.getLogger(__name__)
 
@@ -53,74 +48,10 @@ BLOCK = 64 * 1024
 # -- certificates ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ServerCertificate:
-    """PEM CA certificate plus a leaf (CN = the printer serial) and its key."""
-
-    ca_pem: str
-    cert_pem: str
-    key_pem: str
-
-
-@functools.cache
-def _keys() -> tuple[rsa.RSAPrivateKey, rsa.RSAPrivateKey, x509.Certificate]:
-    """One CA and one leaf key per process: key generation is slow, signing is cheap."""
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    leaf_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "J3D simulated BBL CA")])
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    return ca_key, leaf_key, ca_cert
-
-
-@functools.cache
-def server_certificate(common_name: str) -> ServerCertificate:
-    """A certificate for ``common_name`` (a serial), also valid for localhost/127.0.0.1."""
-    ca_key, leaf_key, ca_cert = _keys()
-    now = datetime.datetime.now(datetime.UTC)
-    san = x509.SubjectAlternativeName(
-        [
-            x509.DNSName(common_name),
-            x509.DNSName("localhost"),
-            x509.IPAddress(ipaddress.ip_address(LOOPBACK)),
-        ]
-    )
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-        .issuer_name(ca_cert.subject)
-        .public_key(leaf_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=3650))
-        .add_extension(san, critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    return ServerCertificate(
-        ca_pem=ca_cert.public_bytes(serialization.Encoding.PEM).decode(),
-        cert_pem=leaf.public_bytes(serialization.Encoding.PEM).decode(),
-        key_pem=leaf_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        ).decode(),
-    )
-
-
 @functools.cache
 def _server_context(common_name: str) -> ssl.SSLContext:
     """TLS 1.2-only server context; shared per CN so its session cache is shared too."""
-    cert = server_certificate(common_name)
+    cert = make_tls_material(common_name)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_2
     with tempfile.TemporaryDirectory(prefix="j3d-ftps-cert-") as tmp:
@@ -215,7 +146,7 @@ class FtpsServer:
         self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="j3d-ftps-"))
         self.root.mkdir(parents=True, exist_ok=True)
         self.context = _server_context(serial)
-        self.ca_pem = server_certificate(serial).ca_pem
+        self.ca_pem = make_tls_material(serial).ca_pem
         self._lock = threading.Lock()
         self._sessions: set[_ControlSession] = set()
         self._listener: socket.socket | None = None

@@ -12,7 +12,8 @@ from collections.abc import Callable, Hashable, Iterator
 import paho.mqtt.client as paho
 import pytest
 
-from j3d.lib.mosquitto import MosquittoBroker, free_port, make_tls_material
+from j3d.lib.mosquitto import MosquittoBroker, free_port
+from j3d.lib.tls import make_tls_material
 from printers.bambu.mqtt import Endpoint, LinkState, MqttHub
 
 # Fast retries so "it would have retried by now" is observable within a test.
@@ -243,7 +244,7 @@ def test_tls_verification_with_right_ca_and_serial_as_server_name_connects(
 def test_tls_verification_with_wrong_ca_fails(
     hub: MqttHub, recorder: Recorder, mqtt_broker: MosquittoBroker
 ) -> None:
-    other_ca = make_tls_material("SOME-OTHER-PRINTER").ca_pem
+    other_ca = make_tls_material("SOME-OTHER-PRINTER", ca_name="Some other CA").ca_pem
     hub.add(endpoint(mqtt_broker, "p10", mqtt_broker.server_cn, tls_verify=True, ca_pem=other_ca))
 
     assert pump(hub, lambda: "CERTIFICATE_VERIFY_FAILED" in (hub.last_error("p10") or ""))
