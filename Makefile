@@ -1,4 +1,4 @@
-# J3D: `make demo` runs the whole system on the embedded defaults; `make test` runs every check.
+# Shortcuts for the scripts in scripts/ (which need nothing but bash on a fresh machine).
 PY := .venv/bin/python
 
 .PHONY: setup demo run test lint format bench
@@ -8,23 +8,19 @@ setup:
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py setup_schedules
 
-# Web on 127.0.0.1:8000, the q2 cluster, the printer link and simulated printers, demo login.
-demo: setup
-	$(PY) manage.py run_demo
+demo:
+	./scripts/demo
 
-# The same, for real printers only (no simulators).
+# Web + q2 cluster + printer link for real printers only (no simulators).
 run: setup
 	$(PY) manage.py run_j3d
+
+test:
+	./scripts/test
 
 lint:
 	$(PY) -m ruff format --check .
 	$(PY) -m ruff check .
-
-test:
-	./scripts/bootstrap
-	./scripts/ensure-postgres
-	$(MAKE) lint
-	$(PY) -m pytest
 
 format:
 	$(PY) -m ruff format .
