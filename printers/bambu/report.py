@@ -34,6 +34,10 @@ _SCALARS = frozenset({str, int, float, bool})
 _DROP = object()
 _MISSING = object()
 _NO_CHANGE: frozenset[str] = frozenset()
+# Serialisation options for the exact-equality check: subclasses, dataclasses and datetimes
+# raise instead of being serialised like the builtin they resemble.
+_EXACT = orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATACLASS
+_EXACT |= orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_SORT_KEYS
 
 
 def decode_payload(raw: bytes | bytearray | memoryview | str) -> dict[str, Any] | None:
@@ -173,6 +177,28 @@ def _clone(value: Any, depth: int) -> Any:
     return _DROP
 
 
+def _fingerprint(value: Any) -> bytes | None:
+    """Type-exact serialisation of JSON data (1, 1.0 and true differ); None for anything else."""
+    try:
+        return orjson.dumps(value, option=_EXACT)
+    except TypeError:
+        return None
+
+
+def _same(cached: Any, incoming: Any) -> bool:
+    """True when ``incoming`` is exactly ``cached``: same keys (in any order), values, types.
+
+    ``==`` alone is not enough (1 == 1.0 == True, and merging one over the other changes the
+    stored type); equal fingerprints alone are not either (a tuple serialises like a list). Both
+    together mean merging ``incoming`` into ``cached`` changes nothing, which is how a full report
+    skips the unchanged subtrees (most of them) without walking them key by key.
+    """
+    if cached != incoming:
+        return False
+    fingerprint = _fingerprint(incoming)
+    return fingerprint is not None and fingerprint == _fingerprint(cached)
+
+
 def _merge_dict(dst: dict[str, Any], src: dict[str, Any], depth: int, by_id: bool) -> bool:
     """Deep-merge ``src`` into ``dst``; True when anything changed.
 
@@ -266,7 +292,12 @@ def _merge_tray(cached: dict[str, Any], update: dict[str, Any], depth: int) -> b
     - ``{"id", "state": N}`` with N != 0: a partial H2D update for a slot that is not fully
       loaded; only ``state`` changes and the material stays;
     - anything else: deep-merged key by key.
+
+    A full report resends every tray, mostly unchanged: an exact copy of the cached tray is a
+    no-op under every rule above, so it is recognised without the walk.
     """
+    if _same(cached, update):
+        return False
     size = len(update)
     if size == 1 or (size == 2 and update.get("state", 1) in (0, "0")):
         material = [key for key in cached if key not in ("id", "state")]
@@ -284,9 +315,14 @@ def _merge_unit(cached: dict[str, Any], update: dict[str, Any], depth: int) -> b
                 if type(cached.get("tray")) is not list:
                     cached["tray"] = []
                 changed |= _merge_by_id(cached["tray"], value, depth, _merge_tray)
-        else:
+        elif not _same_scalar(cached.get(key), value):
             changed |= _merge_dict(cached, {key: value}, depth, False)
     return changed
+
+
+def _same_scalar(old: Any, value: Any) -> bool:
+    """The cheap no-op test for one scalar of a full report (most of them are unchanged)."""
+    return type(old) is type(value) and type(value) in _SCALARS and old == value
 
 
 class PrinterState:
@@ -371,8 +407,12 @@ class PrinterState:
                 if sections is _MISSING:
                     continue
             elif key in _SPECIAL_MERGES:
+                if key in _SKIP_WHEN_SAME and _same(cache.get(key), value):
+                    continue
                 sections = _SPECIAL_MERGES[key](cache, value, _is_full(body))
             elif kind is dict or kind is list:
+                if _same(cache.get(key), value):
+                    continue  # an unchanged subtree of a full report
                 if not _merge_dict(cache, {key: value}, 0, False) or sections is _MISSING:
                     continue
             else:
@@ -443,6 +483,8 @@ def _merge_ams(cache: dict[str, Any], value: Any, full: bool) -> frozenset[str] 
                 # unplugged. A delta's list may be partial, so it never drops a unit.
                 if _merge_by_id(units, item, 1, _merge_unit, drop_missing=full):
                     sections = _AMS if sections is None else sections | _AMS
+        elif _same_scalar(cached.get(key), item):
+            continue
         elif _merge_dict(cached, {key: item}, 1, False) and key == "tray_now":
             sections = _ACTIVE_TRAY if sections is None else sections | _ACTIVE_TRAY
     return sections
@@ -483,6 +525,10 @@ def _merge_device(cache: dict[str, Any], value: Any, full: bool) -> frozenset[st
                 sections = part_sections if sections is None else sections | part_sections
     return sections
 
+
+# Special merges for which an exact copy of the cached value is a no-op. Not "device": its
+# id-keyed lists may hold duplicate ids (they are stored as sent), which a merge by id rewrites.
+_SKIP_WHEN_SAME = frozenset({"hms", "ams", "vt_tray", "vir_slot"})
 
 _SPECIAL_MERGES: dict[str, Callable[[dict[str, Any], Any, bool], frozenset[str] | None]] = {
     "hms": _merge_hms,

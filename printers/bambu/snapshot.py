@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from printers.bambu.errors import HmsEntry, PrintError, decode_hms_list, decode_print_error
 
 STATES = (
@@ -364,12 +366,46 @@ class ReadContext:
     firmware: str | None = None
     ams_kinds: dict[int, str] = field(default_factory=dict)
     chamber_sensor: bool | None = field(init=False, default=None)
+    # Decoded trays and HMS lists by content (see _memoized); not part of the context's value.
+    memo: dict[Any, Any] = field(init=False, default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.model in CHAMBER_SENSOR_MODELS:
             self.chamber_sensor = True
         elif self.model in NO_CHAMBER_SENSOR_MODELS:
             self.chamber_sensor = False
+
+
+_MEMO_SIZE = 64
+# Type-exact serialisation: subclasses, dataclasses and datetimes raise instead of passing for the
+# builtin they resemble.
+_EXACT = orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATACLASS
+_EXACT |= orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def _memoized(
+    ctx: ReadContext, raw: Any, extra: tuple[Any, ...], compute: Callable[[], Any]
+) -> Any:
+    """``compute()``, reused while ``raw`` (and ``extra``) has not changed.
+
+    A full report re-marks the AMS and HMS sections changed while most trays are the same as
+    before; decoding a tray costs several times what recognising it does. The key is a
+    type-exact serialisation; a hit is also checked with ``==`` against the copy stored with it,
+    because a tuple serialises like a list (and NaN like None) yet reads differently.
+    """
+    try:
+        key = (orjson.dumps(raw, option=_EXACT), extra)
+    except TypeError:
+        return compute()  # not plain JSON data (an integer past 64 bits...): no reuse
+    memo = ctx.memo
+    hit = memo.get(key)
+    if hit is not None and hit[0] == raw:
+        return hit[1]
+    value = compute()
+    if len(memo) >= _MEMO_SIZE:
+        memo.clear()  # bounded: a printer cycles through a handful of tray and HMS states
+    memo[key] = (orjson.loads(key[0]), value)
+    return value
 
 
 def read_state(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
@@ -490,7 +526,10 @@ def read_error(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
 
 
 def read_hms(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
-    return {"hms": decode_hms_list(p.get("hms"))}
+    raw = p.get("hms")
+    if not raw:
+        return {"hms": ()}
+    return {"hms": _memoized(ctx, raw, ("hms",), lambda: decode_hms_list(raw))}
 
 
 def read_wifi(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
@@ -588,7 +627,7 @@ def _read_unit(raw: dict[str, Any], ctx: ReadContext, calibrated: bool) -> AmsUn
         if type(raw_tray) is dict:
             tray_id = as_int(raw_tray.get("id"))
             slot = global_slot(unit_id, tray_id)
-            trays.append(read_tray(raw_tray, slot, unit_id, tray_id, calibrated))
+            trays.append(_read_tray(ctx, raw_tray, slot, unit_id, tray_id, calibrated))
     trays.sort(key=lambda tray: -1 if tray.tray is None else tray.tray)
     temperature = as_float(raw.get("temp"))
     return AmsUnit(
@@ -624,14 +663,27 @@ def _read_external(p: dict[str, Any], ctx: ReadContext) -> tuple[Tray, ...]:
         for entry in virtual:
             slot = as_int(entry.get("id"))
             if slot in (EXTERNAL_SLOT, SECOND_EXTERNAL_SLOT):
-                trays.append(read_tray(entry, slot, slot, 0, calibrated=False))
+                trays.append(_read_tray(ctx, entry, slot, slot, 0, False))
         return tuple(sorted(trays, key=lambda tray: tray.slot or 0))
     single = p.get("vt_tray")
     if type(single) is not dict:
         single = virtual[0] if virtual else None
     if single is None:
         return ()
-    return (read_tray(single, EXTERNAL_SLOT, EXTERNAL_SLOT, 0, calibrated=False),)
+    return (_read_tray(ctx, single, EXTERNAL_SLOT, EXTERNAL_SLOT, 0, False),)
+
+
+def _read_tray(
+    ctx: ReadContext,
+    raw: dict[str, Any],
+    slot: int | None,
+    unit: int | None,
+    tray: int | None,
+    calibrated: bool,
+) -> Tray:
+    """:func:`read_tray`, reused for a tray whose raw dict is unchanged (see _memoized)."""
+    extra = (slot, unit, tray, calibrated)
+    return _memoized(ctx, raw, extra, lambda: read_tray(raw, slot, unit, tray, calibrated))
 
 
 def read_tray(

@@ -463,3 +463,102 @@ def test_snapshot_is_cached_until_something_changes() -> None:
     assert first.nozzle_temp == 219.0
     assert second.ams is first.ams
     assert second.hms is first.hms
+
+
+# ---- fast paths: skipping exact copies must give what the key-by-key walk gives -----------------
+
+
+def _walked_state(monkeypatch: pytest.MonkeyPatch, messages: list[Any]) -> tuple[Any, ...]:
+    """Apply ``messages`` to a fresh state with every fast path on, then with all of them off."""
+    from printers.bambu import report
+
+    results = []
+    for fast in (True, False):
+        with monkeypatch.context() as patch:
+            if not fast:
+                patch.setattr(report, "_same", lambda cached, incoming: False)
+                patch.setattr(report, "_same_scalar", lambda old, value: False)
+            state = PrinterState(model="X1C")
+            updates = [state.apply(copy.deepcopy(message)) for message in messages]
+            snapshot = state.snapshot().to_dict()
+            # repr keeps the types apart (1, 1.0 and True are == but must not be confused).
+            results.append((repr(state.report), repr(updates), repr(snapshot)))
+    return tuple(results)
+
+
+def _full(body: dict[str, Any]) -> dict[str, Any]:
+    return {"print": {"command": "push_status", "msg": 0, **body}}
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in SAMPLES.glob("*.json*")))
+def test_fast_paths_match_the_walk_on_every_sample(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    messages = load_messages(name)
+    # Twice in a row (the second pass is all exact copies), then once more after a change.
+    changed = copy.deepcopy(messages)
+    for message in changed:
+        if type(message.get("print")) is dict:
+            message["print"]["nozzle_temper"] = 1.5
+    fast, walked = _walked_state(monkeypatch, messages + messages + changed + messages)
+    assert fast == walked
+
+
+TRAY = {"id": "0", "tray_type": "PLA", "remain": 50, "cols": ["FF0000FF"], "tray_weight": "1000"}
+
+
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        ({"upload": {"progress": 1}}, {"upload": {"progress": 1.0}}),
+        ({"upload": {"progress": 1}}, {"upload": {"progress": True}}),
+        ({"stg": [1, 2]}, {"stg": [1.0, 2]}),
+        ({"stg": [1, 2]}, {"stg": (1, 2)}),
+        ({"upload": {"a": [1]}}, {"upload": {"a": (1,)}}),
+        ({"hms": [{"attr": 1, "code": 2}]}, {"hms": [{"attr": 1.0, "code": 2}]}),
+        ({"vt_tray": dict(TRAY)}, {"vt_tray": {**TRAY, "remain": 50.0}}),
+        ({"vt_tray": dict(TRAY)}, {"vt_tray": {**TRAY, "remain": None}}),
+        ({"vt_tray": dict(TRAY)}, {"vt_tray": {"id": "0"}}),
+        ({"vt_tray": {"id": "0"}}, {"vt_tray": {"id": "0"}}),
+        ({"vt_tray": {"id": "0", "state": 0}}, {"vt_tray": {"id": "0", "state": 0.0}}),
+        (
+            {"ams": {"ams": [{"id": "0", "tray": [dict(TRAY)]}], "tray_now": "0"}},
+            {"ams": {"ams": [{"id": 0, "tray": [{**TRAY, "id": 0}]}], "tray_now": 0}},
+        ),
+        (
+            {"ams": {"ams": [{"id": "0", "tray": [dict(TRAY)]}, {"id": "1"}]}},
+            {"ams": {"ams": [{"id": "0", "tray": [dict(TRAY)]}]}},
+        ),
+        ({"vir_slot": [dict(TRAY), dict(TRAY)]}, {"vir_slot": [dict(TRAY), dict(TRAY)]}),
+        (
+            {"device": {"nozzle": {"info": [{"id": 0, "a": 1}, {"id": "0", "a": 2}]}}},
+            {"device": {"nozzle": {"info": [{"id": 0, "a": 1}, {"id": "0", "a": 2}]}}},
+        ),
+        ({"upload": {"n": float("nan")}}, {"upload": {"n": float("nan")}}),
+        ({"upload": {"n": float("inf")}}, {"upload": {"n": None}}),
+        ({"upload": {"n": 2**70}}, {"upload": {"n": 2**70}}),
+        ({"upload": {"n": 1}}, {"upload": {"n": 1, "x": object()}}),
+        ({"ipcam": {"a": {"b": 1}}}, {"ipcam": 5}),
+    ],
+)
+def test_fast_paths_match_the_walk_on_hostile_repeats(
+    monkeypatch: pytest.MonkeyPatch, first: dict[str, Any], second: dict[str, Any]
+) -> None:
+    messages = [_full(first), _full(first), _full(second), _full(second), _full(first)]
+    fast, walked = _walked_state(monkeypatch, messages)
+    assert fast == walked
+
+
+def test_memoized_trays_and_hms_read_as_a_fresh_context_does() -> None:
+    from printers.bambu.snapshot import SECTION_READERS, ReadContext, Snapshot
+
+    state = PrinterState(model="X1C")
+    tray, other = dict(TRAY), {**TRAY, "remain": 50.0, "cols": ("00FF00FF",)}
+    for body in ({"vt_tray": tray}, {"vt_tray": other}, {"vt_tray": tray}, {"hms": []}):
+        state.apply(_full({**body, "hms": [{"attr": 1, "code": 2}]}))
+        fresh: dict[str, Any] = {}
+        for reader in SECTION_READERS.values():
+            fresh.update(reader(dict(state.report), ReadContext(model="X1C")))
+        snapshot = state.snapshot()
+        expected = Snapshot.from_fields({**snapshot.__dict__, **fresh})
+        assert repr(snapshot.to_dict()) == repr(expected.to_dict())
