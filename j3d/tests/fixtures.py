@@ -1,9 +1,19 @@
-"""Fixtures shared by every app's tests: two shop owners, so each endpoint has an isolation test."""
+"""Fixtures shared by every app's tests: two shop owners, so each endpoint has an isolation test.
+
+Loaded as a pytest plugin (`-p j3d.tests.fixtures` in .pytest.ini) rather than a top-level
+conftest.py. Plugins load before pytest-django sets Django up, so Django imports wait for the
+fixtures that need them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import pytest
 from django.contrib.auth import get_user_model
-from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
+
+if TYPE_CHECKING:
+    from rest_framework.test import APIClient
 
 
 @pytest.fixture(autouse=True)
@@ -23,6 +33,9 @@ def other_owner(db):
 
 
 def _client_for(user) -> APIClient:
+    from rest_framework.test import APIClient
+    from rest_framework_simplejwt.tokens import RefreshToken
+
     client = APIClient()
     token = RefreshToken.for_user(user).access_token
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
@@ -43,4 +56,6 @@ def other_api(other_owner) -> APIClient:
 
 @pytest.fixture
 def anonymous_api() -> APIClient:
+    from rest_framework.test import APIClient
+
     return APIClient()
