@@ -2,10 +2,10 @@
 
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from j3d.lib.api import OptionalSlashRouter
+from j3d.lib.api import DocsView, OptionalSlashRouter
 from notifications.api import NotificationSettingsView
 from orders.api import EtsySyncView, OrderViewSet, ProductProfileViewSet
 from printers.api import MaterialsView, PrinterViewSet
@@ -64,7 +64,7 @@ api = [
         name="printer-print",
     ),
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
-    re_path(r"^docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    re_path(r"^docs/?$", DocsView.as_view(url_name="schema"), name="docs"),
     path("", include(router.urls)),
 ]
 

@@ -3,10 +3,12 @@
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import FileExtensionValidator, MaxValueValidator, MinValueValidator
+from django.core.validators import FileExtensionValidator
 from django.db import models
 from django.db.models import Q
 
+from j3d.lib import limits
+from j3d.lib.limits import between, between_q
 from j3d.lib.ownership import OwnedQuerySet
 
 
@@ -27,20 +29,28 @@ class ProductProfile(models.Model):
         help_text="Sliced .3mf (or .gcode) ready for the printer",
     )
     material_type = models.CharField(max_length=32, default="PLA")
-    nozzle_temp = models.PositiveSmallIntegerField(default=200, validators=[MaxValueValidator(350)])
-    bed_temp = models.PositiveSmallIntegerField(default=60, validators=[MaxValueValidator(120)])
-    print_speed = models.PositiveSmallIntegerField(default=50, validators=[MinValueValidator(1)])
+    nozzle_temp = models.PositiveSmallIntegerField(
+        default=200, validators=between(0, limits.MAX_NOZZLE_TEMP)
+    )
+    bed_temp = models.PositiveSmallIntegerField(
+        default=60, validators=between(0, limits.MAX_BED_TEMP)
+    )
+    print_speed = models.PositiveSmallIntegerField(
+        default=50, validators=between(1, limits.MAX_PRINT_SPEED)
+    )
     estimated_duration_minutes = models.PositiveIntegerField(
-        default=60, validators=[MinValueValidator(1)]
+        default=60, validators=between(1, limits.MAX_PLATE_MINUTES)
     )
     grams_per_unit = models.DecimalField(
         max_digits=8,
         decimal_places=1,
         null=True,
         blank=True,
-        validators=[MinValueValidator(Decimal(0))],
+        validators=between(Decimal(0), limits.MAX_UNIT_GRAMS),
     )
-    units_per_plate = models.PositiveSmallIntegerField(default=1, validators=[MinValueValidator(1)])
+    units_per_plate = models.PositiveSmallIntegerField(
+        default=1, validators=between(1, limits.MAX_UNITS_PER_PLATE)
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -53,21 +63,28 @@ class ProductProfile(models.Model):
                 fields=["user", "name"], name="orders_productprofile_name_per_user"
             ),
             models.CheckConstraint(
-                condition=Q(nozzle_temp__lte=350), name="orders_productprofile_nozzle_temp_range"
+                condition=between_q("nozzle_temp", 0, limits.MAX_NOZZLE_TEMP),
+                name="orders_productprofile_nozzle_temp_range",
             ),
             models.CheckConstraint(
-                condition=Q(bed_temp__lte=120), name="orders_productprofile_bed_temp_range"
+                condition=between_q("bed_temp", 0, limits.MAX_BED_TEMP),
+                name="orders_productprofile_bed_temp_range",
             ),
             models.CheckConstraint(
-                condition=Q(print_speed__gte=1), name="orders_productprofile_speed_positive"
+                condition=between_q("print_speed", 1, limits.MAX_PRINT_SPEED),
+                name="orders_productprofile_speed_range",
             ),
             models.CheckConstraint(
-                condition=Q(estimated_duration_minutes__gte=1),
-                name="orders_productprofile_duration_positive",
+                condition=between_q("estimated_duration_minutes", 1, limits.MAX_PLATE_MINUTES),
+                name="orders_productprofile_duration_range",
             ),
             models.CheckConstraint(
-                condition=Q(units_per_plate__gte=1),
-                name="orders_productprofile_units_per_plate_positive",
+                condition=between_q("grams_per_unit", 0, limits.MAX_UNIT_GRAMS, null=True),
+                name="orders_productprofile_grams_range",
+            ),
+            models.CheckConstraint(
+                condition=between_q("units_per_plate", 1, limits.MAX_UNITS_PER_PLATE),
+                name="orders_productprofile_units_per_plate_range",
             ),
         ]
 
@@ -106,7 +123,7 @@ class Order(models.Model):
         max_digits=10,
         decimal_places=2,
         default=Decimal(0),
-        validators=[MinValueValidator(Decimal(0))],
+        validators=between(Decimal(0), limits.MAX_MONEY),
     )
     currency = models.CharField(max_length=3, default="USD")
     due_by = models.DateTimeField(null=True, blank=True, help_text="Ship-by date")
@@ -126,7 +143,8 @@ class Order(models.Model):
                 name="orders_order_external_id_once",
             ),
             models.CheckConstraint(
-                condition=Q(total_amount__gte=0), name="orders_order_total_not_negative"
+                condition=between_q("total_amount", 0, limits.MAX_MONEY),
+                name="orders_order_total_range",
             ),
         ]
         indexes = [
@@ -145,12 +163,12 @@ class OrderItem(models.Model):
     title = models.CharField(max_length=255)
     sku = models.CharField(max_length=64, blank=True)
     listing_id = models.CharField(max_length=32, blank=True)
-    quantity = models.PositiveIntegerField(default=1, validators=[MinValueValidator(1)])
+    quantity = models.PositiveIntegerField(default=1, validators=between(1, limits.MAX_QUANTITY))
     unit_price = models.DecimalField(
         max_digits=10,
         decimal_places=2,
         default=Decimal(0),
-        validators=[MinValueValidator(Decimal(0))],
+        validators=between(Decimal(0), limits.MAX_MONEY),
     )
     variations = models.JSONField(default=list, blank=True)
     personalization = models.TextField(blank=True)
@@ -164,10 +182,12 @@ class OrderItem(models.Model):
         ordering = ["order_id", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(quantity__gte=1), name="orders_orderitem_quantity_positive"
+                condition=between_q("quantity", 1, limits.MAX_QUANTITY),
+                name="orders_orderitem_quantity_range",
             ),
             models.CheckConstraint(
-                condition=Q(unit_price__gte=0), name="orders_orderitem_price_not_negative"
+                condition=between_q("unit_price", 0, limits.MAX_MONEY),
+                name="orders_orderitem_price_range",
             ),
         ]
 

@@ -2,14 +2,18 @@
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from j3d.lib import limits
 from orders.models import Order, OrderItem, ProductProfile
 
 
 @transaction.atomic
 def order_create_manual(*, user: Any, items: list[dict[str, Any]], **fields: Any) -> Order:
     """A typed-in order with its items, saved together or not at all."""
+    if not 1 <= len(items) <= limits.MAX_ORDER_ITEMS:
+        raise ValidationError({"items": f"An order has 1 to {limits.MAX_ORDER_ITEMS} items."})
     order = Order(user=user, source=Order.Source.MANUAL, **fields)
     order.full_clean()
     order.save()

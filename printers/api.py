@@ -54,6 +54,10 @@ class MaterialsView(generics.GenericAPIView):
     def get_queryset(self) -> QuerySet[BambuMaterial]:
         return BambuMaterial.objects.for_owner(self.request.user)
 
+    def get_object(self) -> BambuMaterial:
+        """The material <id> that PUT and DELETE change (also what OPTIONS describes)."""
+        return get_owned_or_404(self.get_queryset(), self.request.user, self.kwargs["id"])
+
     def get(self, request: Request, id: str) -> Response:
         printer = get_owned_or_404(Printer.objects.all(), request.user, id)
         materials = self.get_queryset().filter(printer=printer)
@@ -68,7 +72,7 @@ class MaterialsView(generics.GenericAPIView):
 
     def put(self, request: Request, id: str) -> Response:
         # Partial: the guide's examples send only the fields that changed.
-        material = get_owned_or_404(self.get_queryset(), request.user, id)
+        material = self.get_object()
         serializer = self.get_serializer(material, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         material = material_update(material=material, **serializer.validated_data)
@@ -77,7 +81,7 @@ class MaterialsView(generics.GenericAPIView):
     patch = put
 
     def delete(self, request: Request, id: str) -> Response:
-        material = get_owned_or_404(self.get_queryset(), request.user, id)
+        material = self.get_object()
         slot = material.slot
         material_unload(material=material)
         return Response({"message": f"Material unloaded from slot {slot}", "id": int(id)})

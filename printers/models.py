@@ -9,7 +9,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from j3d.lib import limits
 from j3d.lib.crypto import EncryptedTextField
+from j3d.lib.limits import between, between_q
 from j3d.lib.ownership import OwnedQuerySet
 
 # J3D slot numbers (see shared/reference/bambu-protocol.md, "J3D conventions"): AMS, AMS 2 Pro or
@@ -111,6 +113,10 @@ class Printer(models.Model):
                 condition=Q(mqtt_port__gte=1, mqtt_port__lte=65535),
                 name="printers_printer_port_range",
             ),
+            models.CheckConstraint(
+                condition=Q(ftps_port__gte=1, ftps_port__lte=65535),
+                name="printers_printer_ftps_port_range",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -175,7 +181,7 @@ class BambuMaterial(models.Model):
         decimal_places=1,
         null=True,
         blank=True,
-        validators=[MinValueValidator(Decimal(0))],
+        validators=between(Decimal(0), limits.MAX_SPOOL_GRAMS),
     )
     # None means unknown (the AMS cannot always tell, see the protocol notes on `remain`).
     remaining_pct = models.PositiveSmallIntegerField(
@@ -183,11 +189,11 @@ class BambuMaterial(models.Model):
     )
     vendor = models.CharField(max_length=100, blank=True)
     cost_per_kg = models.DecimalField(
-        max_digits=8,
+        max_digits=10,
         decimal_places=2,
         null=True,
         blank=True,
-        validators=[MinValueValidator(Decimal(0))],
+        validators=between(Decimal(0), limits.MAX_MONEY),
     )
     notes = models.TextField(blank=True)
     is_empty = models.BooleanField(default=False, help_text="The AMS reports no spool in this slot")
@@ -212,12 +218,12 @@ class BambuMaterial(models.Model):
                 name="printers_bambumaterial_remaining_pct_range",
             ),
             models.CheckConstraint(
-                condition=Q(weight_grams__isnull=True) | Q(weight_grams__gte=0),
-                name="printers_bambumaterial_weight_not_negative",
+                condition=between_q("weight_grams", 0, limits.MAX_SPOOL_GRAMS, null=True),
+                name="printers_bambumaterial_weight_range",
             ),
             models.CheckConstraint(
-                condition=Q(cost_per_kg__isnull=True) | Q(cost_per_kg__gte=0),
-                name="printers_bambumaterial_cost_not_negative",
+                condition=between_q("cost_per_kg", 0, limits.MAX_MONEY, null=True),
+                name="printers_bambumaterial_cost_range",
             ),
         ]
 

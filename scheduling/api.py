@@ -59,6 +59,10 @@ class ScheduledPrintView(JobViewMixin, generics.GenericAPIView):
     """`/api/bambu/scheduled-prints/<id>`: the jobs of printer <id> (GET, `?status=`);
     change job <id> (PUT/PATCH, partial) or cancel it (DELETE, kept as history)."""
 
+    def get_object(self) -> ScheduledPrint:
+        """The job <id> that PUT and DELETE change (also what OPTIONS describes)."""
+        return get_owned_or_404(self.get_queryset(), self.request.user, self.kwargs["id"])
+
     @extend_schema(parameters=[StatusFilterSerializer])
     def get(self, request: Request, id: str) -> Response:
         printer = get_owned_or_404(Printer.objects.all(), request.user, id)
@@ -70,7 +74,7 @@ class ScheduledPrintView(JobViewMixin, generics.GenericAPIView):
         return Response(self.get_serializer(jobs, many=True).data)
 
     def put(self, request: Request, id: str) -> Response:
-        job = get_owned_or_404(self.get_queryset(), request.user, id)
+        job = self.get_object()
         serializer = self.get_serializer(job, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         job = job_update(job=job, **self.resolve_refs(dict(serializer.validated_data)))
@@ -79,7 +83,7 @@ class ScheduledPrintView(JobViewMixin, generics.GenericAPIView):
     patch = put
 
     def delete(self, request: Request, id: str) -> Response:
-        job = job_cancel(job=get_owned_or_404(self.get_queryset(), request.user, id))
+        job = job_cancel(job=self.get_object())
         return Response(
             {"message": "Print job cancelled", "id": job.id, "status": job.status},
         )

@@ -1,10 +1,11 @@
 """Print jobs: what to print, where, when, and how far it got."""
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
+from j3d.lib import limits
+from j3d.lib.limits import between, between_q
 from j3d.lib.ownership import OwnedQuerySet
 from printers.models import valid_slot_q, validate_slot
 
@@ -82,25 +83,27 @@ class ScheduledPrint(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     scheduled_start = models.DateTimeField(null=True, blank=True)
     estimated_duration_minutes = models.PositiveIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1)]
+        null=True, blank=True, validators=between(1, limits.MAX_PLATE_MINUTES)
     )
     material_type = models.CharField(max_length=32, blank=True)
     material_slot = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[validate_slot]
     )
     nozzle_temp = models.PositiveSmallIntegerField(
-        null=True, blank=True, validators=[MaxValueValidator(350)]
+        null=True, blank=True, validators=between(0, limits.MAX_NOZZLE_TEMP)
     )
     bed_temp = models.PositiveSmallIntegerField(
-        null=True, blank=True, validators=[MaxValueValidator(120)]
+        null=True, blank=True, validators=between(0, limits.MAX_BED_TEMP)
     )
     print_speed = models.PositiveSmallIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(1)]
+        null=True, blank=True, validators=between(1, limits.MAX_PRINT_SPEED)
     )
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     failed_reason = models.TextField(blank=True)
-    priority = models.IntegerField(default=0)
+    priority = models.IntegerField(
+        default=0, validators=between(limits.MIN_PRIORITY, limits.MAX_PRIORITY)
+    )
     notes = models.TextField(blank=True)
     # The ids J3D minted when it sent this job to the printer (project_file); the printer echoes
     # them in its reports, which is how the job follows the printer (scheduling/receivers.py).
@@ -133,21 +136,26 @@ class ScheduledPrint(models.Model):
                 name="scheduling_scheduledprint_slot_valid",
             ),
             models.CheckConstraint(
-                condition=Q(nozzle_temp__isnull=True) | Q(nozzle_temp__lte=350),
+                condition=between_q("nozzle_temp", 0, limits.MAX_NOZZLE_TEMP, null=True),
                 name="scheduling_scheduledprint_nozzle_temp_range",
             ),
             models.CheckConstraint(
-                condition=Q(bed_temp__isnull=True) | Q(bed_temp__lte=120),
+                condition=between_q("bed_temp", 0, limits.MAX_BED_TEMP, null=True),
                 name="scheduling_scheduledprint_bed_temp_range",
             ),
             models.CheckConstraint(
-                condition=Q(print_speed__isnull=True) | Q(print_speed__gte=1),
-                name="scheduling_scheduledprint_speed_positive",
+                condition=between_q("print_speed", 1, limits.MAX_PRINT_SPEED, null=True),
+                name="scheduling_scheduledprint_speed_range",
             ),
             models.CheckConstraint(
-                condition=Q(estimated_duration_minutes__isnull=True)
-                | Q(estimated_duration_minutes__gte=1),
-                name="scheduling_scheduledprint_duration_positive",
+                condition=between_q(
+                    "estimated_duration_minutes", 1, limits.MAX_PLATE_MINUTES, null=True
+                ),
+                name="scheduling_scheduledprint_duration_range",
+            ),
+            models.CheckConstraint(
+                condition=between_q("priority", limits.MIN_PRIORITY, limits.MAX_PRIORITY),
+                name="scheduling_scheduledprint_priority_range",
             ),
         ]
         indexes = [

@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from j3d.lib import limits
 from scheduling.models import ScheduledPrint
 
 
@@ -45,7 +46,9 @@ class ScheduleOrderSerializer(serializers.Serializer):
     material_type = serializers.CharField(
         max_length=32, required=False, allow_null=True, allow_blank=True
     )
-    start_offset_minutes = serializers.IntegerField(min_value=0, max_value=525600, default=0)
+    start_offset_minutes = serializers.IntegerField(
+        min_value=0, max_value=limits.MAX_START_OFFSET_MINUTES, default=0
+    )
 
 
 class StatusFilterSerializer(serializers.Serializer):

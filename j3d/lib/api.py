@@ -5,7 +5,9 @@ from typing import Any, TypeVar
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse
+from django.views.generic import View
+from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
@@ -67,3 +69,14 @@ class OptionalSlashRouter(DefaultRouter):
     def __init__(self) -> None:
         super().__init__()
         self.trailing_slash = "/?"
+
+
+class DocsView(SpectacularSwaggerView):
+    """The Swagger UI page at /api/docs/.
+
+    OPTIONS answers like any Django view: DRF's metadata response would be rendered by this view's
+    only renderer, an HTML template renderer with no template for it (a 500).
+    """
+
+    def options(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return View.options(self, request, *args, **kwargs)

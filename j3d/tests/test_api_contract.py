@@ -305,6 +305,56 @@ def test_non_json_body_is_400(api, mine, method, path, body, content_type):
     assert "detail" in response.json()
 
 
+DEEP_BODIES = {
+    "5000-arrays": "[" * 5000 + "]" * 5000,
+    "5000-objects": '{"a":' * 5000 + "1" + "}" * 5000,
+    "33-levels-in-a-field": '{"notes": ' + "[" * 33 + "]" * 33 + "}",
+}
+JSON_BODY_ENDPOINTS = [
+    *BODY_ENDPOINTS,
+    ("post", "/api/auth/token/refresh/"),
+    ("post", "/api/printers/{printer}/commands"),
+    ("post", "/api/printers/{printer}/print"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), JSON_BODY_ENDPOINTS)
+@pytest.mark.parametrize("body", DEEP_BODIES.values(), ids=DEEP_BODIES.keys())
+def test_deeply_nested_json_is_400(api, mine, method, path, body):
+    """Regression: the decoder's RecursionError was a 500, also on the unauthenticated token URL."""
+    response = raw_client(api).generic(
+        method.upper(), fill(path, mine), body, content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert "nest deeper than 32 levels" in response.json()["detail"]
+
+
+def test_json_nested_32_levels_is_accepted(api, mine):
+    variations: list = ["red"]
+    for _ in range(32 - 4):  # the body, items, an item and variations make four levels
+        variations = [variations]
+    body = {"order_number": "9", "items": [{"title": "A", "variations": variations}]}
+
+    response = send(api, "post", "/api/orders/", body)
+
+    assert response.status_code == 201, response.content
+
+
+@pytest.mark.parametrize("ids", ["mine", "hostile"])
+def test_options_describes_every_api_route(api, mine, ids):
+    """Regression: OPTIONS was a 500 where DRF's metadata could not find the view's object."""
+    client = raw_client(api)
+    answers = {}
+    for route, _pattern in api_routes():
+        path = example_path(route).replace("/1/", "/{printer}/").replace(".json", "")
+        path = path.format(printer=mine["printer"] if ids == "mine" else "abc")
+        answers[path] = client.options(path).status_code
+
+    assert set(answers.values()) == {200}, answers
+    assert len(answers) > 10
+
+
 # -- Another user's objects: 404 on every verb, nothing changes ---------------------------------
 
 OTHERS_OBJECTS = [

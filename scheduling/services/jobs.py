@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from j3d.lib import limits
 from j3d.lib.errors import Conflict, NotFound
 from orders.models import Order, OrderItem, ProductProfile
 from printers.models import BambuMaterial, Printer
@@ -102,8 +103,10 @@ def schedule_order_prints(
     """
     if isinstance(start_offset_minutes, bool) or not isinstance(start_offset_minutes, int):
         raise ValidationError({"start_offset_minutes": "A whole number of minutes."})
-    if start_offset_minutes < 0:
-        raise ValidationError({"start_offset_minutes": "Must be 0 or more."})
+    if not 0 <= start_offset_minutes <= limits.MAX_START_OFFSET_MINUTES:
+        raise ValidationError(
+            {"start_offset_minutes": f"From 0 to {limits.MAX_START_OFFSET_MINUTES} (a year)."}
+        )
     with transaction.atomic():
         order = _owned(Order.objects.select_for_update(), user_id, order_id, "order")
         printer = _owned(Printer.objects.all(), user_id, printer_id, "printer")
