@@ -5,6 +5,7 @@ from django.core.validators import URLValidator
 from django.db import models
 
 from j3d.lib.ownership import OwnedQuerySet
+from printers.models import claim_for_printer_owner
 
 webhook_url_validator = URLValidator(
     schemes=["http", "https"], message="A webhook URL must be an http:// or https:// address."
@@ -41,3 +42,6 @@ class PrintNotification(models.Model):
 
     def __str__(self) -> str:
         return f"Notifications for printer {self.printer_id}"
+
+    def clean(self) -> None:
+        claim_for_printer_owner(self)

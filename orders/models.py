@@ -9,7 +9,7 @@ from django.db.models import Q
 
 from j3d.lib import limits
 from j3d.lib.limits import between, between_q
-from j3d.lib.ownership import OwnedQuerySet
+from j3d.lib.ownership import OwnedQuerySet, linked, validate_same_owner
 
 
 class ProductProfile(models.Model):
@@ -193,3 +193,9 @@ class OrderItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.quantity} x {self.title}"
+
+    def clean(self) -> None:
+        """The item's product profile is its order's owner's (an item has no owner column of its
+        own: it reaches its owner through the order)."""
+        order = linked(self, "order")
+        validate_same_owner(self, order.user_id if order else None, "product_profile")

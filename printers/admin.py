@@ -84,16 +84,6 @@ class PrinterAdmin(admin.ModelAdmin):
     list_select_related = ["status", "user"]
     inlines = [PrinterStatusInline, BambuMaterialInline]
 
-    def save_formset(self, request, form, formset, change) -> None:
-        # Rows added inline (materials, and other apps' per-printer rows) belong to its owner.
-        for obj in formset.save(commit=False):
-            if hasattr(obj, "user_id"):
-                obj.user_id = form.instance.user_id
-            obj.save()
-        formset.save_m2m()
-        for obj in formset.deleted_objects:
-            obj.delete()
-
     @admin.display(description="state")
     def state(self, printer: Printer) -> str:
         status = getattr(printer, "status", None)

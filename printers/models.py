@@ -12,7 +12,7 @@ from django.utils import timezone
 from j3d.lib import limits
 from j3d.lib.crypto import EncryptedTextField
 from j3d.lib.limits import between, between_q
-from j3d.lib.ownership import OwnedQuerySet
+from j3d.lib.ownership import OwnedQuerySet, linked, validate_same_owner
 
 # J3D slot numbers (see shared/reference/bambu-protocol.md, "J3D conventions"): AMS, AMS 2 Pro or
 # AMS lite unit u (0-3) tray t (0-3) is u*4+t; an AMS HT unit (one tray) is its unit id 128-135;
@@ -49,6 +49,15 @@ serial_validator = RegexValidator(
     "A serial number is 1-32 letters, digits, '-' or '_'.",
     code="invalid_serial",
 )
+
+
+def claim_for_printer_owner(row: models.Model) -> None:
+    """The rule of every row that hangs off a printer: it belongs to the printer's owner. A row
+    whose owner is not set yet (an admin inline under the printer) takes it from the printer."""
+    if row.user_id is None and row.printer_id is not None:
+        printer = linked(row, "printer")
+        row.user_id = printer.user_id if printer is not None else None
+    validate_same_owner(row, row.user_id, "printer")
 
 
 class PrinterQuerySet(OwnedQuerySet):
@@ -230,6 +239,9 @@ class BambuMaterial(models.Model):
     def __str__(self) -> str:
         return f"{self.printer_id} slot {self.slot}: {self.material_type} {self.color}".strip()
 
+    def clean(self) -> None:
+        claim_for_printer_owner(self)
+
     @property
     def remaining_grams(self) -> float | None:
         if self.weight_grams is None or self.remaining_pct is None:
@@ -340,3 +352,6 @@ class PrinterCommand(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} -> {self.printer_id} [{self.status}]"
+
+    def clean(self) -> None:
+        claim_for_printer_owner(self)

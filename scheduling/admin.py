@@ -69,11 +69,6 @@ class ScheduledPrintAdmin(admin.ModelAdmin):
         if printer is None:
             self.message_user(request, "Choose a printer first.", messages.ERROR)
             return
-        if queryset.exclude(user_id=printer.user_id).exists():
-            self.message_user(
-                request, "Jobs can only move to their owner's printers.", messages.ERROR
-            )
-            return
         _apply(self, request, queryset, printer=printer)
 
 

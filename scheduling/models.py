@@ -1,12 +1,13 @@
 """Print jobs: what to print, where, when, and how far it got."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 
 from j3d.lib import limits
 from j3d.lib.limits import between, between_q
-from j3d.lib.ownership import OwnedQuerySet
+from j3d.lib.ownership import OwnedQuerySet, linked, validate_same_owner
 from printers.models import valid_slot_q, validate_slot
 
 
@@ -33,17 +34,41 @@ class ScheduledPrint(models.Model):
         FAILED = "failed"
         CANCELLED = "cancelled"
 
+    class Actor(models.TextChoices):
+        """Who asks for a status move."""
+
+        PERSON = "person"  # a shop owner or staff: the API, the admin
+        # What happened on the machine: the printer's reports (the link's events), and the
+        # dispatcher when a job it sent never started there.
+        PRINTER = "printer"
+
     WAITING = (Status.QUEUED, Status.SCHEDULED)
     UNFINISHED = (Status.QUEUED, Status.SCHEDULED, Status.STARTED)
     ENDED = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
-    # Every status change a job may make; anything else is refused with a 409.
-    ALLOWED_MOVES: dict[str, frozenset[str]] = {
-        Status.QUEUED: frozenset({Status.SCHEDULED, Status.STARTED, Status.CANCELLED}),
-        Status.SCHEDULED: frozenset({Status.QUEUED, Status.STARTED, Status.CANCELLED}),
-        Status.STARTED: frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED}),
-        Status.COMPLETED: frozenset(),
-        Status.FAILED: frozenset({Status.QUEUED}),
-        Status.CANCELLED: frozenset({Status.QUEUED}),
+    # THE table of status moves, (from, to) -> who may make it; scheduling.services.jobs.job_move
+    # is the one function that applies it, for the API, the admin and the printer alike. A move
+    # missing here is refused (409 naming the move).
+    MOVES: dict[tuple[str, str], frozenset[str]] = {
+        (Status.QUEUED, Status.SCHEDULED): frozenset({Actor.PERSON}),
+        (Status.SCHEDULED, Status.QUEUED): frozenset({Actor.PERSON}),
+        (Status.QUEUED, Status.STARTED): frozenset({Actor.PERSON, Actor.PRINTER}),
+        (Status.SCHEDULED, Status.STARTED): frozenset({Actor.PERSON, Actor.PRINTER}),
+        # The printer: stopped on its screen before J3D saw it start.
+        (Status.QUEUED, Status.CANCELLED): frozenset({Actor.PERSON, Actor.PRINTER}),
+        (Status.SCHEDULED, Status.CANCELLED): frozenset({Actor.PERSON, Actor.PRINTER}),
+        # The printer only: a finish whose start report was missed (started_at is filled in)...
+        (Status.QUEUED, Status.COMPLETED): frozenset({Actor.PRINTER}),
+        (Status.SCHEDULED, Status.COMPLETED): frozenset({Actor.PRINTER}),
+        # ...and a dispatch that never started: the upload failed, or the printer refused the file
+        # or failed while preparing it. A person fails only a job that started.
+        (Status.QUEUED, Status.FAILED): frozenset({Actor.PRINTER}),
+        (Status.SCHEDULED, Status.FAILED): frozenset({Actor.PRINTER}),
+        (Status.STARTED, Status.COMPLETED): frozenset({Actor.PERSON, Actor.PRINTER}),
+        (Status.STARTED, Status.FAILED): frozenset({Actor.PERSON, Actor.PRINTER}),
+        (Status.STARTED, Status.CANCELLED): frozenset({Actor.PERSON, Actor.PRINTER}),
+        # A reprint: the job starts over (its times, reason and printer ids are cleared).
+        (Status.FAILED, Status.QUEUED): frozenset({Actor.PERSON}),
+        (Status.CANCELLED, Status.QUEUED): frozenset({Actor.PERSON}),
     }
 
     user = models.ForeignKey(
@@ -98,6 +123,8 @@ class ScheduledPrint(models.Model):
     print_speed = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=between(1, limits.MAX_PRINT_SPEED)
     )
+    # Stamped by job_move only: when it started, when it ended (completed, failed or cancelled),
+    # and why it failed or was cancelled (when anyone said).
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     failed_reason = models.TextField(blank=True)
@@ -178,5 +205,23 @@ class ScheduledPrint(models.Model):
     def __str__(self) -> str:
         return f"{self.job_name} [{self.status}]"
 
-    def can_move_to(self, status: str) -> bool:
-        return status == self.status or status in self.ALLOWED_MOVES.get(self.status, frozenset())
+    def clean(self) -> None:
+        """A job's printer, order, order item and product profile all belong to its owner, and its
+        order item to its order."""
+        validate_same_owner(self, self.user_id, "printer", "order", "product_profile")
+        item = linked(self, "order_item")
+        if item is None or self.user_id is None:
+            return
+        if item.order.user_id != self.user_id:
+            raise ValidationError({"order_item": "This order item belongs to another shop owner."})
+        if self.order_id is not None and item.order_id != self.order_id:
+            raise ValidationError({"order_item": "This item is not part of the job's order."})
+
+    @classmethod
+    def may_move(cls, source: str, target: str, actor: str) -> bool:
+        return actor in cls.MOVES.get((source, target), frozenset())
+
+    @classmethod
+    def moves_from(cls, source: str, actor: str) -> list[str]:
+        """The statuses `actor` may move a job in `source` to, in the order of Status."""
+        return [target for target in cls.Status if cls.may_move(source, target, actor)]

@@ -116,3 +116,34 @@ def test_schedule_prints_action_queues_one_job_per_item(staff_client, owner, pri
     assert [job.job_name for job in jobs] == ["Order #1001 - Dragon", "Order #1001 - Stand"]
     assert all(job.printer_id == printer.id for job in jobs)
     assert Printer.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_material_added_on_the_printer_page_belongs_to_the_printers_owner(
+    staff_client, owner, printer
+):
+    status = printer.status
+    data = {name: getattr(printer, name) for name in PrinterAdminForm.Meta.fields}
+    data.update(user=owner.pk, access_code="", cloud_token="", ca_cert="")
+    data.update(
+        {
+            "status-TOTAL_FORMS": 1,
+            "status-INITIAL_FORMS": 1,
+            "status-0-id": status.pk,
+            "status-0-printer": printer.pk,
+            "materials-TOTAL_FORMS": 1,
+            "materials-INITIAL_FORMS": 0,
+            "materials-0-slot": 5,
+            "materials-0-material_type": "PETG",
+            "materials-0-loaded_at_0": "2030-01-01",
+            "materials-0-loaded_at_1": "09:00:00",
+            "notification_settings-TOTAL_FORMS": 0,
+            "notification_settings-INITIAL_FORMS": 0,
+        }
+    )
+    data = {key: "" if value is None else value for key, value in data.items()}
+
+    response = staff_client.post(f"/admin/printers/printer/{printer.id}/change/", data)
+
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    assert printer.materials.get(slot=5).user == owner

@@ -62,9 +62,12 @@ def command_enqueue(
 ) -> PrinterCommand:
     """Queue a command for ``printer``; refresh asks for a full report (pushall)."""
     clean = _validate(action, params or {})
-    return PrinterCommand.objects.create(
+    command = PrinterCommand(
         printer=printer, user_id=user.pk if user else printer.user_id, action=action, params=clean
     )
+    command.full_clean()
+    command.save()
+    return command
 
 
 def command_build(*, command: PrinterCommand, builder: CommandBuilder) -> Command:

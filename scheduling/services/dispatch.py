@@ -4,12 +4,13 @@
 and the ``project_file`` command run in a django-q2 task (``scheduling.tasks.job_upload_and_start``)
 because an FTPS upload takes minutes at printer speeds (~75-150 KB/s, §6), which neither a web
 request nor the printer link's loop can wait for. The ``job_follow_*`` functions are called by the
-event receivers (scheduling/receivers.py) and are idempotent: every move is a conditional UPDATE
-from the statuses it may leave, so a replayed event changes nothing.
+event receivers (scheduling/receivers.py) and move the job through ``job_move`` as the printer
+(scheduling.models.ScheduledPrint.MOVES says what it may do); a replayed event changes nothing.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import timedelta
 from pathlib import PurePosixPath
@@ -24,6 +25,9 @@ from printers.bambu.ftps import upload_file
 from printers.models import Printer, PrinterCommand, PrinterStatus
 from printers.services.commands import command_enqueue
 from scheduling.models import ScheduledPrint
+from scheduling.services.jobs import job_move
+
+logger = logging.getLogger(__name__)
 
 BUSY_STATES = frozenset({"prepare", "running", "pause", "slicing"})
 _ID_MODULUS = 2**31 - 1  # the printer may read ids as int32 (§5.4, BDY #1042)
@@ -79,6 +83,7 @@ def job_dispatch(*, job: ScheduledPrint, printer: Printer) -> ScheduledPrint:
     job.printer = printer
     job.printer_task_id, job.printer_subtask_id = task_id, subtask_id
     job.dispatched_at = timezone.now()
+    job.full_clean()  # the printer must be the job's owner's (ScheduledPrint.clean)
     job.save(update_fields=["printer", "printer_task_id", "printer_subtask_id", "dispatched_at"])
     transaction.on_commit(lambda: _queue_upload(job.pk, subtask_id))
     return job
@@ -145,26 +150,25 @@ def _jobs_for(printer_id: int, subtask_id: str) -> Any:
     return ScheduledPrint.objects.filter(printer_id=printer_id, printer_subtask_id=subtask_id)
 
 
+def _follow(printer_id: int, subtask_id: str, to: str, reason: str = "") -> int:
+    """Move the job(s) the printer reports about through job_move, as the printer."""
+    moved = 0
+    for job in _jobs_for(printer_id, subtask_id):
+        try:
+            moved += job_move(job=job, to=to, by=ScheduledPrint.Actor.PRINTER, reason=reason)
+        except Conflict as refused:  # a late replay, or a person ended the job first
+            logger.info("job %s does not follow printer %s: %s", job.pk, printer_id, refused)
+    return moved
+
+
 def job_follow_started(*, printer_id: int, subtask_id: str) -> int:
-    """The printer runs a job J3D sent: queued/scheduled -> started (once)."""
-    now = timezone.now()
-    return (
-        _jobs_for(printer_id, subtask_id)
-        .filter(status__in=ScheduledPrint.WAITING)
-        .update(status=ScheduledPrint.Status.STARTED, started_at=now, updated_at=now)
-    )
+    """The printer runs a job J3D sent: -> started (once)."""
+    return _follow(printer_id, subtask_id, ScheduledPrint.Status.STARTED)
 
 
 def job_follow_finished(*, printer_id: int, subtask_id: str) -> int:
-    """The printer finished it: started -> completed (a missed start is filled in)."""
-    now = timezone.now()
-    jobs = _jobs_for(printer_id, subtask_id)
-    jobs.filter(status__in=ScheduledPrint.WAITING).update(
-        status=ScheduledPrint.Status.STARTED, started_at=now, updated_at=now
-    )
-    return jobs.filter(status=ScheduledPrint.Status.STARTED).update(
-        status=ScheduledPrint.Status.COMPLETED, completed_at=now, updated_at=now
-    )
+    """The printer finished it: -> completed (a missed start is filled in)."""
+    return _follow(printer_id, subtask_id, ScheduledPrint.Status.COMPLETED)
 
 
 def job_follow_failed(
@@ -172,10 +176,5 @@ def job_follow_failed(
 ) -> int:
     """The printer's job ended in FAILED: -> failed with the decoded reason, or cancelled when a
     person stopped it."""
-    now = timezone.now()
-    new = ScheduledPrint.Status.CANCELLED if cancelled else ScheduledPrint.Status.FAILED
-    return (
-        _jobs_for(printer_id, subtask_id)
-        .filter(status__in=ScheduledPrint.UNFINISHED)
-        .update(status=new, failed_reason=reason, completed_at=now, updated_at=now)
-    )
+    Status = ScheduledPrint.Status
+    return _follow(printer_id, subtask_id, Status.CANCELLED if cancelled else Status.FAILED, reason)

@@ -14,6 +14,9 @@ from printers.models import BambuMaterial, Printer
 from scheduling.models import ScheduledPrint
 
 Status = ScheduledPrint.Status
+Actor = ScheduledPrint.Actor
+# A move decided from a status that changed before its UPDATE is decided again, this often.
+MOVE_ATTEMPTS = 5
 
 # Defaults when no product profile matches an ordered item (the integration guide's values).
 DEFAULT_NOZZLE_TEMP = 200
@@ -38,41 +41,87 @@ def job_create(*, user: Any, printer: Printer | None, **fields: Any) -> Schedule
 
 @transaction.atomic
 def job_update(*, job: ScheduledPrint, **fields: Any) -> ScheduledPrint:
-    """Change a job; a new `status` must be an allowed move (else Conflict) and stamps times."""
+    """Change a job's fields; a new `status` goes through job_move (a refused move is a Conflict
+    and changes nothing)."""
     job = ScheduledPrint.objects.select_for_update().get(pk=job.pk)
-    new_status = fields.pop("status", None)
+    target = fields.pop("status", None)
     for name, value in fields.items():
         setattr(job, name, value)
-    if new_status is not None and new_status != job.status:
-        _move(job, new_status, failed_reason=fields.get("failed_reason"))
     job.full_clean()
     job.save()
+    if target is not None:
+        job_move(job=job, to=target, reason=fields.get("failed_reason") or "")
     return job
 
 
-def _move(job: ScheduledPrint, new_status: str, *, failed_reason: str | None) -> None:
-    if not job.can_move_to(new_status):
-        allowed = sorted(ScheduledPrint.ALLOWED_MOVES[job.status])
-        hint = f"; from {job.status} it may become: {', '.join(allowed)}" if allowed else ""
-        raise Conflict(f"A {job.status} job cannot become {new_status}{hint}.")
+def job_move(*, job: ScheduledPrint, to: str, by: str = Actor.PERSON, reason: str = "") -> bool:
+    """Move `job` to status `to` if ScheduledPrint.MOVES lets `by` make that move; True when this
+    call moved it, False when the job already was in `to` (so a replayed event changes nothing).
+
+    A refused move is a Conflict naming it. Race-safe on every database: the UPDATE is conditional
+    on the status the decision was made from and its row count is checked, so of two concurrent
+    moves one wins and the other is decided again from the new status. `job` is left holding the
+    stored status and stamps.
+    """
+    if to not in Status.values:
+        raise ValidationError({"status": f"'{to}' is not a job status."})
+    for _attempt in range(MOVE_ATTEMPTS):
+        row = ScheduledPrint.objects.filter(pk=job.pk).values("status", "started_at").first()
+        if row is None:
+            raise NotFound(f"No print job with id {job.pk}.")
+        source = row["status"]
+        if source == to:
+            job.refresh_from_db()
+            return False
+        if not ScheduledPrint.may_move(source, to, by):
+            raise Conflict(_refusal(source, to, by))
+        fields = _stamps(source, to, started_at=row["started_at"], reason=reason)
+        with transaction.atomic():
+            moved = ScheduledPrint.objects.filter(pk=job.pk, status=source).update(
+                status=to, **fields
+            )
+        if moved:
+            job.refresh_from_db()
+            return True
+    raise Conflict("This job's status keeps changing; try again.")
+
+
+def _refusal(source: str, target: str, by: str) -> str:
+    allowed = ScheduledPrint.moves_from(source, by)
+    hint = f"; from {source} it may become: {', '.join(allowed)}" if allowed else ""
+    return f"A {source} job cannot become {target}{hint}."
+
+
+def _stamps(source: str, target: str, *, started_at: Any, reason: str) -> dict[str, Any]:
+    """What every move to `target` writes besides the status (the same for every door)."""
     now = timezone.now()
-    if new_status == Status.STARTED:
-        job.started_at = now
-    elif new_status == Status.COMPLETED:
-        job.completed_at = now
-    elif new_status == Status.FAILED:
-        job.completed_at = now
-        job.failed_reason = failed_reason or job.failed_reason
-    elif new_status == Status.QUEUED and job.status in ScheduledPrint.ENDED:
-        # A reprint: the job starts over.
-        job.started_at = job.completed_at = None
-        job.failed_reason = ""
-    job.status = new_status
+    fields: dict[str, Any] = {"updated_at": now}
+    if target == Status.STARTED:
+        fields["started_at"] = now
+    elif target in ScheduledPrint.ENDED:
+        fields["completed_at"] = now
+        if target == Status.COMPLETED and started_at is None:
+            fields["started_at"] = now  # the printer finished a job whose start J3D missed
+    elif source in ScheduledPrint.ENDED:
+        # A reprint starts over; clearing the printer's ids keeps a late report about the
+        # previous attempt from moving the new one.
+        fields.update(
+            started_at=None,
+            completed_at=None,
+            failed_reason="",
+            printer_task_id="",
+            printer_subtask_id="",
+            dispatched_at=None,
+        )
+    if reason and target in (Status.FAILED, Status.CANCELLED):
+        fields["failed_reason"] = reason
+    return fields
 
 
 @transaction.atomic
 def job_cancel(*, job: ScheduledPrint) -> ScheduledPrint:
-    """Cancel a job that has not started; it stays as history. A printing job is a Conflict."""
+    """Cancel a job that has not started; it stays as history. A printing job is a Conflict
+    (DELETE never stops a print: that takes an explicit status change)."""
     job = ScheduledPrint.objects.select_for_update().get(pk=job.pk)
     if job.status == Status.STARTED:
         raise Conflict(
@@ -81,9 +130,7 @@ def job_cancel(*, job: ScheduledPrint) -> ScheduledPrint:
         )
     if job.status in (Status.COMPLETED, Status.FAILED):
         raise Conflict(f"This job has already {job.status}; it is kept as history.")
-    if job.status != Status.CANCELLED:
-        job.status = Status.CANCELLED
-        job.save(update_fields=["status", "updated_at"])
+    job_move(job=job, to=Status.CANCELLED)
     return job
 
 
