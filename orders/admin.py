@@ -1,6 +1,10 @@
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from orders.models import Order, OrderItem, ProductProfile
+from orders.services import product_profile_save
 
 
 class OrderItemInline(admin.TabularInline):
@@ -35,6 +39,16 @@ class ProductProfileAdmin(admin.ModelAdmin):
         "etsy_listing_id",
         "material_type",
         "estimated_duration_minutes",
+        "grams_per_plate",
+        "plate_count",
     ]
     list_filter = ["material_type", "user"]
     search_fields = ["name", "sku", "etsy_listing_id"]
+    readonly_fields = ["set_by_person"]
+
+    def save_model(
+        self, request: HttpRequest, obj: ProductProfile, form: Any, change: bool
+    ) -> None:
+        # The form already put its values on obj (and checked the print file); the service
+        # remembers what the person changed and fills the rest from a new print file.
+        product_profile_save(profile=obj, typed=form.changed_data)

@@ -1,8 +1,12 @@
 """Orders (from Etsy or typed in), their items, and the product profiles that say how to print."""
 
+import re
 from decimal import Decimal
+from pathlib import PurePosixPath
+from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import FileExtensionValidator
 from django.db import models
 from django.db.models import Q
@@ -10,10 +14,66 @@ from django.db.models import Q
 from j3d.lib import limits
 from j3d.lib.limits import between, between_q
 from j3d.lib.ownership import OwnedQuerySet, linked, validate_same_owner
+from j3d.lib.slicefile import SliceFileError, read_sliced_file
+
+HEX_COLOUR = re.compile(r"^#[0-9A-F]{6}$")
+MAX_FILAMENTS = 64
+
+
+def validate_filaments(value: Any) -> None:
+    """A profile's filaments: [{"type": "PLA", "color": "#RRGGBB" or "", "grams": 12.5}, ...]."""
+    if not isinstance(value, list):
+        raise ValidationError("Filaments are a JSON list.")
+    if len(value) > MAX_FILAMENTS:
+        raise ValidationError(f"At most {MAX_FILAMENTS} filaments.")
+    for number, item in enumerate(value, start=1):
+        if not isinstance(item, dict) or set(item) - {"slot", "type", "color", "grams"}:
+            raise ValidationError(
+                f"Filament {number}: an object with type, color, grams (and optionally slot)."
+            )
+        kind, colour, grams = item.get("type"), item.get("color", ""), item.get("grams")
+        if not isinstance(kind, str) or not 0 < len(kind.strip()) <= 32:
+            raise ValidationError(f"Filament {number}: type is 1-32 characters, like PLA.")
+        if not isinstance(colour, str) or (colour and not HEX_COLOUR.match(colour)):
+            raise ValidationError(f"Filament {number}: color is upper-case #RRGGBB or empty.")
+        if (
+            isinstance(grams, bool)
+            or not isinstance(grams, int | float)
+            or not 0 <= grams <= limits.MAX_UNIT_GRAMS
+        ):
+            raise ValidationError(
+                f"Filament {number}: grams is a number from 0 to {limits.MAX_UNIT_GRAMS}."
+            )
+        slot = item.get("slot", number)
+        if isinstance(slot, bool) or not isinstance(slot, int) or not 1 <= slot <= 999:
+            raise ValidationError(f"Filament {number}: slot is the slicer's filament number.")
+
+
+def validate_print_file(value: Any) -> None:
+    """A new upload must be a sliced Bambu Studio / OrcaSlicer file (stored files were checked)."""
+    name = PurePosixPath(value.name or "").name
+    if getattr(value, "_committed", True) or not name.lower().endswith((".3mf", ".gcode")):
+        return  # stored earlier, or the extension check already refuses it
+    try:
+        read_sliced_file(value.file, name=name)
+    except SliceFileError as error:
+        raise ValidationError(str(error), code="invalid_print_file") from None
 
 
 class ProductProfile(models.Model):
-    """How one product is printed: its sliced file, material, temperatures and time."""
+    """How one product is printed: its sliced file, material, temperatures and time.
+
+    Uploading a sliced file fills the FILLED_FROM_FILE fields from the slicer's estimates, except
+    those a person set (``set_by_person``), which keep the person's value.
+    """
+
+    FILLED_FROM_FILE = (
+        "estimated_duration_minutes",
+        "grams_per_plate",
+        "filaments",
+        "plate_count",
+        "material_type",
+    )
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="product_profiles"
@@ -25,8 +85,8 @@ class ProductProfile(models.Model):
     print_file = models.FileField(
         upload_to="print-files/%Y/%m/",
         blank=True,
-        validators=[FileExtensionValidator(["3mf", "gcode"])],
-        help_text="Sliced .3mf (or .gcode) ready for the printer",
+        validators=[FileExtensionValidator(["3mf", "gcode"]), validate_print_file],
+        help_text="Sliced .3mf (or .gcode) from Bambu Studio or OrcaSlicer, ready for the printer",
     )
     material_type = models.CharField(max_length=32, default="PLA")
     nozzle_temp = models.PositiveSmallIntegerField(
@@ -51,6 +111,27 @@ class ProductProfile(models.Model):
     units_per_plate = models.PositiveSmallIntegerField(
         default=1, validators=between(1, limits.MAX_UNITS_PER_PLATE)
     )
+    grams_per_plate = models.DecimalField(
+        max_digits=9,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=between(Decimal(0), limits.MAX_UNIT_GRAMS),
+        help_text="Filament one plate uses, all filaments together (the slicer's estimate)",
+    )
+    filaments = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_filaments],
+        help_text='Per plate, in the slicer\'s order: [{"type", "color", "grams"}]',
+    )
+    plate_count = models.PositiveSmallIntegerField(
+        default=1,
+        validators=between(1, 100),
+        help_text="Sliced plates in the print file",
+    )
+    # Which FILLED_FROM_FILE fields a person typed: a new print file leaves those alone.
+    set_by_person = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -86,10 +167,24 @@ class ProductProfile(models.Model):
                 condition=between_q("units_per_plate", 1, limits.MAX_UNITS_PER_PLATE),
                 name="orders_productprofile_units_per_plate_range",
             ),
+            models.CheckConstraint(
+                condition=Q(plate_count__gte=1, plate_count__lte=100),
+                name="orders_productprofile_plate_count_range",
+            ),
+            models.CheckConstraint(
+                condition=between_q("grams_per_plate", 0, limits.MAX_UNIT_GRAMS, null=True),
+                name="orders_productprofile_grams_per_plate_range",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        names = self.set_by_person
+        if not isinstance(names, list) or not set(map(str, names)) <= set(self.FILLED_FROM_FILE):
+            allowed = ", ".join(self.FILLED_FROM_FILE)
+            raise ValidationError({"set_by_person": f"A list of field names among {allowed}."})
 
 
 class Order(models.Model):

@@ -3,12 +3,34 @@
 import json
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from orders.models import Order, OrderItem, ProductProfile
 
 
+class ProfileFilamentSerializer(serializers.Serializer):
+    """One filament of a plate (documents the shape; the model's validator checks it)."""
+
+    slot = serializers.IntegerField(min_value=1, required=False)
+    type = serializers.CharField(max_length=32)
+    color = serializers.CharField(allow_blank=True, help_text="#RRGGBB, or empty")
+    grams = serializers.FloatField(min_value=0)
+
+
+@extend_schema_field(ProfileFilamentSerializer(many=True))
+class FilamentsField(serializers.JSONField):
+    """The profile's filament list; its rules live on the model (validate_filaments)."""
+
+
 class ProductProfileSerializer(serializers.ModelSerializer):
+    filaments = FilamentsField(required=False)
+    set_by_person = serializers.ListField(
+        child=serializers.ChoiceField(ProductProfile.FILLED_FROM_FILE),
+        required=False,
+        help_text="Fields a person set: an uploaded print file leaves them alone",
+    )
+
     class Meta:
         model = ProductProfile
         fields = [
@@ -25,6 +47,10 @@ class ProductProfileSerializer(serializers.ModelSerializer):
             "estimated_duration_minutes",
             "grams_per_unit",
             "units_per_plate",
+            "grams_per_plate",
+            "filaments",
+            "plate_count",
+            "set_by_person",
             "created_at",
             "updated_at",
         ]

@@ -1,11 +1,15 @@
 """Order rules: manual orders and product profiles (the Etsy sync comes with the Etsy issue)."""
 
+from collections.abc import Collection
+from decimal import ROUND_CEILING, Decimal
+from pathlib import PurePosixPath
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from j3d.lib import limits
+from j3d.lib.slicefile import SlicedFile, SliceFileError, read_sliced_file
 from orders.models import Order, OrderItem, ProductProfile
 
 
@@ -24,9 +28,67 @@ def order_create_manual(*, user: Any, items: list[dict[str, Any]], **fields: Any
     return order
 
 
-def product_profile_save(*, profile: ProductProfile, **fields: Any) -> ProductProfile:
+@transaction.atomic
+def product_profile_save(
+    *, profile: ProductProfile, typed: Collection[str] | None = None, **fields: Any
+) -> ProductProfile:
+    """Save ``fields`` on ``profile``; a newly uploaded print file fills the slicer's estimates.
+
+    ``typed`` names the fields a person entered; by default every field of a new profile in
+    ``fields``, and for an existing one those whose value changes. Typed FILLED_FROM_FILE fields
+    are remembered in ``set_by_person`` and a print file never overwrites them. Sending
+    ``set_by_person`` itself replaces that list (``[]`` lets the file fill everything again).
+    """
+    if typed is None:
+        typed = [
+            name
+            for name, value in fields.items()
+            if profile.pk is None or getattr(profile, name) != value
+        ]
+    explicit = fields.pop("set_by_person", None)
     for name, value in fields.items():
         setattr(profile, name, value)
+    person = list(profile.set_by_person) if explicit is None else list(explicit)
+    person += [
+        name for name in typed if name in ProductProfile.FILLED_FROM_FILE and name not in person
+    ]
+    profile.set_by_person = person
+    upload = profile.print_file
+    if upload and not upload._committed:
+        _fill_from_file(profile, _read(upload))
     profile.full_clean()
     profile.save()
     return profile
+
+
+def _read(upload: Any) -> SlicedFile:
+    name = PurePosixPath(upload.name).name
+    try:
+        return read_sliced_file(upload.file, name=name)
+    except SliceFileError as error:  # the same message validate_print_file gives
+        raise ValidationError({"print_file": [str(error)]}) from None
+
+
+def _fill_from_file(profile: ProductProfile, sliced: SlicedFile) -> None:
+    """Per plate figures are the file's totals over its plate count (exact for one plate)."""
+    plates = sliced.plate_count
+    filaments = [
+        {
+            "slot": item.slot,
+            "type": item.type,
+            "color": item.color,
+            "grams": float((item.grams / plates).quantize(Decimal("0.01"))),
+        }
+        for item in sliced.filaments()
+    ]
+    found: dict[str, Any] = {"plate_count": plates, "filaments": filaments}
+    if sliced.seconds is not None:
+        minutes = (Decimal(sliced.seconds) / 60 / plates).to_integral_value(ROUND_CEILING)
+        found["estimated_duration_minutes"] = max(int(minutes), 1)
+    if sliced.grams is not None:
+        found["grams_per_plate"] = (sliced.grams / plates).quantize(Decimal("0.01"))
+    if filaments:
+        found["material_type"] = max(filaments, key=lambda item: item["grams"])["type"]
+    for name, value in found.items():
+        if name not in profile.set_by_person:
+            setattr(profile, name, value)

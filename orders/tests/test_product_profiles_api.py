@@ -3,7 +3,7 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from j3d.lib.testing import make_profile
+from j3d.lib.testing import make_profile, sliced_3mf
 from orders.models import ProductProfile
 
 pytestmark = pytest.mark.django_db
@@ -27,8 +27,17 @@ def media_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
 
 
-def upload(name: str) -> SimpleUploadedFile:
-    return SimpleUploadedFile(name, b"; sliced by Bambu Studio\n", "application/octet-stream")
+BAMBU_GCODE = (
+    b"; HEADER_BLOCK_START\n; BambuStudio 02.02.01.60\n"
+    b"; model printing time: 3h 1m 0s; total estimated time: 3h 4m 30s\n"
+    b"; total filament weight [g] : 97.00\n; HEADER_BLOCK_END\nG28\n"
+)
+
+
+def upload(name: str, data: bytes | None = None) -> SimpleUploadedFile:
+    if data is None:
+        data = BAMBU_GCODE if name.lower().endswith(".gcode") else sliced_3mf()
+    return SimpleUploadedFile(name, data, "application/octet-stream")
 
 
 def test_create_profile_with_json(api, owner):
@@ -60,7 +69,8 @@ def test_multipart_upload_of_print_file(api, file_name):
     assert response.status_code == 201, response.content
     assert response.json()["print_file"].endswith(file_name)
     profile = ProductProfile.objects.get(pk=response.json()["id"])
-    assert profile.print_file.read() == b"; sliced by Bambu Studio\n"
+    with profile.print_file.open("rb") as stored:
+        assert stored.read() == upload(file_name).read()
 
 
 @pytest.mark.parametrize("file_name", ["dragon.stl", "dragon.exe", "dragon"])
