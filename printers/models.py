@@ -107,6 +107,22 @@ class Printer(models.Model):
     )
     ca_cert = models.TextField(blank=True, help_text="PEM certificate of the printer's CA")
     enabled = models.BooleanField(default=True)
+    # What an hour of this printer costs (wear, depreciation, the operator's share); blank takes
+    # the farm's default (scheduling's FarmSettings). Watts: its average draw while printing.
+    hourly_rate = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=between(Decimal(0), limits.MAX_MONEY),
+        help_text="Machine cost per printing hour; blank uses the farm's default",
+    )
+    power_watts = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=between(0, 5000),
+        help_text="Average power while printing (energy cost); blank leaves energy out",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -125,6 +141,14 @@ class Printer(models.Model):
             models.CheckConstraint(
                 condition=Q(ftps_port__gte=1, ftps_port__lte=65535),
                 name="printers_printer_ftps_port_range",
+            ),
+            models.CheckConstraint(
+                condition=between_q("hourly_rate", 0, limits.MAX_MONEY, null=True),
+                name="printers_printer_hourly_rate_range",
+            ),
+            models.CheckConstraint(
+                condition=between_q("power_watts", 0, 5000, null=True),
+                name="printers_printer_power_watts_range",
             ),
         ]
 
@@ -193,8 +217,14 @@ class BambuMaterial(models.Model):
         validators=between(Decimal(0), limits.MAX_SPOOL_GRAMS),
     )
     # None means unknown (the AMS cannot always tell, see the protocol notes on `remain`).
-    remaining_pct = models.PositiveSmallIntegerField(
-        null=True, blank=True, validators=[MaxValueValidator(100)]
+    # Hundredths of a percent: J3D takes each print's grams off spools the AMS cannot measure,
+    # and a 3 g print is 0.3% of a 1 kg spool.
+    remaining_pct = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=between(Decimal(0), Decimal(100)),
     )
     vendor = models.CharField(max_length=100, blank=True)
     cost_per_kg = models.DecimalField(
@@ -223,7 +253,7 @@ class BambuMaterial(models.Model):
                 condition=valid_slot_q("slot"), name="printers_bambumaterial_slot_valid"
             ),
             models.CheckConstraint(
-                condition=Q(remaining_pct__isnull=True) | Q(remaining_pct__lte=100),
+                condition=between_q("remaining_pct", 0, 100, null=True),
                 name="printers_bambumaterial_remaining_pct_range",
             ),
             models.CheckConstraint(
@@ -246,7 +276,7 @@ class BambuMaterial(models.Model):
     def remaining_grams(self) -> float | None:
         if self.weight_grams is None or self.remaining_pct is None:
             return None
-        return float(self.weight_grams) * self.remaining_pct / 100
+        return float(self.weight_grams * self.remaining_pct / 100)
 
 
 class PrinterLeaseQuerySet(models.QuerySet):

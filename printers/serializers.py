@@ -90,6 +90,8 @@ class PrinterSerializer(serializers.ModelSerializer):
             "tls_verify",
             "ca_cert",
             "enabled",
+            "hourly_rate",
+            "power_watts",
             "status",
             "materials",
             "created_at",

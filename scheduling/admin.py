@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from j3d.lib.errors import DomainError
 from orders.admin import OrderAdmin
 from printers.models import Printer
-from scheduling.models import ScheduledPrint
+from scheduling.models import FarmSettings, MaterialUse, PrintRecord, ScheduledPrint
 from scheduling.services.jobs import job_update, schedule_order_prints
 
 
@@ -91,3 +91,56 @@ def schedule_prints(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset
 # orders cannot import scheduling (it sits below), so the action joins the order admin from here.
 OrderAdmin.action_form = PrinterActionForm
 OrderAdmin.actions = [*(OrderAdmin.actions or []), schedule_prints]
+
+
+class MaterialUseInline(admin.TabularInline):
+    model = MaterialUse
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = [
+        "material",
+        "slot",
+        "material_type",
+        "color_hex",
+        "grams",
+        "slicer_grams",
+        "ams_grams",
+        "cost_per_kg",
+        "cost",
+    ]
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(PrintRecord)
+class PrintRecordAdmin(admin.ModelAdmin):
+    """Each print attempt's use and cost: history, written by J3D, read by staff."""
+
+    list_display = [
+        "job_name",
+        "user",
+        "printer",
+        "order",
+        "outcome",
+        "started_at",
+        "print_hours",
+        "material_cost",
+        "machine_cost",
+        "energy_cost",
+    ]
+    list_filter = ["outcome", "user"]
+    search_fields = ["job_name", "failure_reason"]
+    date_hierarchy = "started_at"
+    list_select_related = ["user", "printer", "order"]
+    readonly_fields = [f.name for f in PrintRecord._meta.fields]
+    inlines = [MaterialUseInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(FarmSettings)
+class FarmSettingsAdmin(admin.ModelAdmin):
+    list_display = ["user", "currency", "machine_hourly_rate", "energy_price_per_kwh"]
+    search_fields = ["user__username"]

@@ -1,5 +1,8 @@
 """Print jobs: what to print, where, when, and how far it got."""
 
+from decimal import Decimal
+from typing import Any
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -225,3 +228,210 @@ class ScheduledPrint(models.Model):
     def moves_from(cls, source: str, actor: str) -> list[str]:
         """The statuses `actor` may move a job in `source` to, in the order of Status."""
         return [target for target in cls.Status if cls.may_move(source, target, actor)]
+
+
+class FarmSettings(models.Model):
+    """One shop owner's farm-wide settings: the defaults costs, fees and reorders use."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="farm_settings"
+    )
+    currency = models.CharField(
+        max_length=3, default="USD", help_text="Currency of costs (spool prices, rates)"
+    )
+    machine_hourly_rate = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        default=Decimal("0.50"),
+        validators=between(Decimal(0), limits.MAX_MONEY),
+        help_text="Machine cost per printing hour of a printer without its own rate",
+    )
+    energy_price_per_kwh = models.DecimalField(
+        max_digits=8,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=between(Decimal(0), Decimal(1000)),
+        help_text="Blank leaves energy out of costs",
+    )
+    # Etsy's public fees (etsy.com/legal/fees, US shops): 6.5% transaction fee on the sale,
+    # payment processing 3% + 0.25 per order, 0.20 listing fee per item sold (auto-renewal).
+    etsy_transaction_fee_pct = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal("6.50"), validators=between(0, 100)
+    )
+    etsy_payment_fee_pct = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal("3.00"), validators=between(0, 100)
+    )
+    etsy_payment_fee_fixed = models.DecimalField(
+        max_digits=8,
+        decimal_places=2,
+        default=Decimal("0.25"),
+        validators=between(Decimal(0), Decimal(1000)),
+    )
+    etsy_listing_fee = models.DecimalField(
+        max_digits=8,
+        decimal_places=2,
+        default=Decimal("0.20"),
+        validators=between(Decimal(0), Decimal(1000)),
+        help_text="Per item sold",
+    )
+    reorder_lead_days = models.PositiveSmallIntegerField(
+        default=7, validators=between(1, 365), help_text="Days a spool order takes to arrive"
+    )
+    spool_grams = models.PositiveIntegerField(
+        default=1000,
+        validators=between(1, 10_000),
+        help_text="Filament in one spool you order (reorder counts)",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "farm settings"
+        constraints = [
+            models.CheckConstraint(
+                condition=between_q("machine_hourly_rate", 0, limits.MAX_MONEY),
+                name="scheduling_farmsettings_hourly_rate_range",
+            ),
+            models.CheckConstraint(
+                condition=between_q("reorder_lead_days", 1, 365),
+                name="scheduling_farmsettings_lead_days_range",
+            ),
+            models.CheckConstraint(
+                condition=between_q("spool_grams", 1, 10_000),
+                name="scheduling_farmsettings_spool_grams_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Farm settings of {self.user_id}"
+
+
+class PrintRecordQuerySet(OwnedQuerySet):
+    def ended_between(self, start: Any, end: Any) -> "PrintRecordQuerySet":
+        return self.filter(ended_at__gte=start, ended_at__lt=end)
+
+
+class PrintRecord(models.Model):
+    """One attempt at a job on a printer, from its start to its end: what it used and cost.
+
+    A job that fails and is reprinted has one record per attempt, so an order's cost counts its
+    failed attempts. The costs are fixed when the attempt ends, at that moment's spool prices and
+    rates. Created when the attempt starts (with the AMS readings to cross-check against) or, when
+    the start was missed, when it ends.
+    """
+
+    class Outcome(models.TextChoices):
+        PRINTING = "printing"
+        COMPLETED = "completed"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="print_records"
+    )
+    job = models.ForeignKey(
+        ScheduledPrint, null=True, on_delete=models.SET_NULL, related_name="print_records"
+    )
+    printer = models.ForeignKey(
+        "printers.Printer", null=True, on_delete=models.SET_NULL, related_name="print_records"
+    )
+    order = models.ForeignKey(
+        "orders.Order", null=True, on_delete=models.SET_NULL, related_name="print_records"
+    )
+    product_profile = models.ForeignKey(
+        "orders.ProductProfile",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="print_records",
+    )
+    job_name = models.CharField(max_length=255, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.PRINTING)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    progress_pct = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal(0))
+    print_hours = models.DecimalField(max_digits=8, decimal_places=4, default=Decimal(0))
+    units = models.PositiveIntegerField(default=0, help_text="Units made (0 unless completed)")
+    failure_reason = models.CharField(max_length=255, blank=True)
+    # AMS remain (%) per measured slot when the attempt started: {"0": 83, "5": 40}.
+    ams_at_start = models.JSONField(default=dict, blank=True)
+    material_cost = models.DecimalField(max_digits=12, decimal_places=4, default=Decimal(0))
+    machine_cost = models.DecimalField(max_digits=12, decimal_places=4, default=Decimal(0))
+    energy_cost = models.DecimalField(max_digits=12, decimal_places=4, default=Decimal(0))
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PrintRecordQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            # An attempt is its job and its start: a replayed event finds the same record.
+            models.UniqueConstraint(
+                fields=["job", "started_at"], name="scheduling_printrecord_one_per_attempt"
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome__in=["printing", "completed", "failed", "cancelled"]),
+                name="scheduling_printrecord_outcome_valid",
+            ),
+            models.CheckConstraint(
+                condition=between_q("progress_pct", 0, 100),
+                name="scheduling_printrecord_progress_range",
+            ),
+        ]
+        indexes = [
+            # Analytics: one owner's attempts that ended in a date range.
+            models.Index(fields=["user", "ended_at"], name="scheduling_record_ended"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_name} {self.outcome} @ {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def total_cost(self) -> Decimal:
+        return self.material_cost + self.machine_cost + self.energy_cost
+
+
+class MaterialUse(models.Model):
+    """Filament one attempt used from one spool, at that spool's price then."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="material_uses"
+    )
+    record = models.ForeignKey(PrintRecord, on_delete=models.CASCADE, related_name="materials")
+    material = models.ForeignKey(
+        "printers.BambuMaterial",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="uses",
+    )
+    slot = models.PositiveSmallIntegerField(null=True, blank=True)
+    material_type = models.CharField(max_length=32, blank=True)
+    color_hex = models.CharField(max_length=7, blank=True)
+    grams = models.DecimalField(max_digits=9, decimal_places=2)
+    slicer_grams = models.DecimalField(
+        max_digits=9, decimal_places=2, help_text="The slicer's grams for the whole plate"
+    )
+    ams_grams = models.DecimalField(
+        max_digits=9,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="What the AMS remain change says was used, where it measures the spool",
+    )
+    cost_per_kg = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    cost = models.DecimalField(max_digits=12, decimal_places=4, default=Decimal(0))
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["record_id", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(grams__gte=0), name="scheduling_materialuse_grams_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.grams} g {self.material_type} {self.color_hex}".strip()
