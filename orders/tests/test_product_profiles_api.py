@@ -60,17 +60,18 @@ def test_defaults_are_the_guide_values(api):
 
 @pytest.mark.parametrize("file_name", ["dragon.3mf", "dragon.gcode", "DRAGON.3MF"])
 def test_multipart_upload_of_print_file(api, file_name):
+    sent = upload(file_name)
+    data = sent.read()
+    sent.seek(0)
     response = api.post(
-        "/api/product-profiles/",
-        {**PROFILE, "print_file": upload(file_name)},
-        format="multipart",
+        "/api/product-profiles/", {**PROFILE, "print_file": sent}, format="multipart"
     )
 
     assert response.status_code == 201, response.content
     assert response.json()["print_file"].endswith(file_name)
     profile = ProductProfile.objects.get(pk=response.json()["id"])
     with profile.print_file.open("rb") as stored:
-        assert stored.read() == upload(file_name).read()
+        assert stored.read() == data
 
 
 @pytest.mark.parametrize("file_name", ["dragon.stl", "dragon.exe", "dragon"])
