@@ -131,15 +131,14 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": [
-        "j3d.lib.parsers.StrictJSONParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only: nested bodies (an order's items) have no form encoding. Views that take a file
+    # upload add the multipart parser themselves.
+    "DEFAULT_PARSER_CLASSES": ["j3d.lib.parsers.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "j3d.lib.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "j3d.lib.api.exception_handler",
     # The integration guide shows money and weights as JSON numbers, not strings.
     "COERCE_DECIMAL_TO_STRING": False,
@@ -159,6 +158,10 @@ SPECTACULAR_SETTINGS = {
         "OrderStatusEnum": "orders.models.Order.Status",
         "JobStatusEnum": "scheduling.models.ScheduledPrint.Status",
     },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "j3d.lib.openapi.drop_binary_patterns",
+    ],
     # Swagger UI served from our own static files: no CDN, works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

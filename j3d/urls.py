@@ -5,7 +5,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from j3d.lib.api import DocsView, OptionalSlashRouter
+from j3d.lib.api import DocsView, NoRouteView, OptionalSlashRouter
 from notifications.api import NotificationSettingsView
 from orders.api import EtsySyncView, OrderViewSet, ProductProfileViewSet
 from printers.api import MaterialsView, PrinterViewSet
@@ -66,6 +66,7 @@ api = [
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^docs/?$", DocsView.as_view(url_name="schema"), name="docs"),
     path("", include(router.urls)),
+    re_path(r"^.+$", NoRouteView.as_view(), name="no-route"),
 ]
 
 urlpatterns = [
@@ -73,3 +74,5 @@ urlpatterns = [
     path("api/", include(api)),
     path("", include("printers.urls")),
 ]
+
+handler400 = "j3d.lib.api.bad_request"

@@ -2,10 +2,11 @@ from typing import Any
 
 from rest_framework import serializers
 
+from j3d.lib.serializers import ModelSerializer
 from notifications.models import PrintNotification, webhook_url_validator
 
 
-class PrintNotificationSerializer(serializers.ModelSerializer):
+class PrintNotificationSerializer(ModelSerializer):
     printer_id = serializers.IntegerField(read_only=True)
     webhook_url = serializers.CharField(
         max_length=500,

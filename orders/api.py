@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, parsers, status, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -11,10 +11,19 @@ from rest_framework.views import APIView
 
 from j3d.lib.parsers import StrictJSONParser
 from orders.models import Order, ProductProfile
-from orders.serializers import OrderSerializer, ProductProfileSerializer
+from orders.serializers import (
+    OrderSerializer,
+    ProductProfileJSONSerializer,
+    ProductProfileSerializer,
+)
 from orders.services import order_create_manual, product_profile_save
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[OpenApiParameter("status", enum=Order.Status.values, description="only these")]
+    )
+)
 class OrderViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -30,7 +39,7 @@ class OrderViewSet(
             return Order.objects.none()
         orders = Order.objects.for_owner(self.request.user).prefetch_related("items")
         wanted = self.request.query_params.get("status")
-        if wanted:
+        if wanted is not None:
             if wanted not in Order.Status.values:
                 raise ValidationError({"status": [f"'{wanted}' is not an order status."]})
             orders = orders.filter(status=wanted)
@@ -43,11 +52,20 @@ class OrderViewSet(
         )
 
 
+_PROFILE_BODY = extend_schema(
+    request={
+        "application/json": ProductProfileJSONSerializer,
+        "multipart/form-data": ProductProfileSerializer,
+    }
+)
+
+
+@extend_schema_view(create=_PROFILE_BODY, update=_PROFILE_BODY, partial_update=_PROFILE_BODY)
 class ProductProfileViewSet(viewsets.ModelViewSet):
     """How each product prints; the sliced file can be uploaded as multipart form data."""
 
     serializer_class = ProductProfileSerializer
-    parser_classes = [StrictJSONParser, parsers.MultiPartParser, parsers.FormParser]
+    parser_classes = [StrictJSONParser, parsers.MultiPartParser]
 
     def get_queryset(self) -> QuerySet[ProductProfile]:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user

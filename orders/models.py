@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import FileExtensionValidator
+from django.core.validators import FileExtensionValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -58,6 +58,11 @@ def validate_print_file(value: Any) -> None:
         read_sliced_file(value.file, name=name)
     except SliceFileError as error:
         raise ValidationError(str(error), code="invalid_print_file") from None
+
+
+currency_validator = RegexValidator(
+    r"^[A-Za-z]{3}\Z", "Use a 3-letter ISO currency code like USD.", code="invalid_currency"
+)
 
 
 class ProductProfile(models.Model):
@@ -220,7 +225,7 @@ class Order(models.Model):
         default=Decimal(0),
         validators=between(Decimal(0), limits.MAX_MONEY),
     )
-    currency = models.CharField(max_length=3, default="USD")
+    currency = models.CharField(max_length=3, default="USD", validators=[currency_validator])
     due_by = models.DateTimeField(null=True, blank=True, help_text="Ship-by date")
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

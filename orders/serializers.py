@@ -6,6 +6,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from j3d.lib.serializers import ModelSerializer
 from orders.models import Order, OrderItem, ProductProfile
 
 
@@ -23,7 +24,7 @@ class FilamentsField(serializers.JSONField):
     """The profile's filament list; its rules live on the model (validate_filaments)."""
 
 
-class ProductProfileSerializer(serializers.ModelSerializer):
+class ProductProfileSerializer(ModelSerializer):
     filaments = FilamentsField(required=False)
     set_by_person = serializers.ListField(
         child=serializers.ChoiceField(ProductProfile.FILLED_FROM_FILE),
@@ -67,6 +68,17 @@ class ProductProfileSerializer(serializers.ModelSerializer):
         return value
 
 
+class ProductProfileJSONSerializer(ProductProfileSerializer):
+    """A product profile sent as JSON, which cannot carry the sliced file (send it as multipart)."""
+
+    print_file = serializers.FileField(read_only=True)
+
+
+@extend_schema_field({"oneOf": [{"type": "array", "items": {}}, {"type": "object"}]})
+class VariationsField(serializers.JSONField):
+    """The buyer's choices: a list (Etsy's variations) or an object."""
+
+
 class ProductProfileRefField(serializers.PrimaryKeyRelatedField):
     """A product profile id, limited to the caller's own profiles."""
 
@@ -74,7 +86,8 @@ class ProductProfileRefField(serializers.PrimaryKeyRelatedField):
         return ProductProfile.objects.filter(user=self.context["request"].user)
 
 
-class OrderItemSerializer(serializers.ModelSerializer):
+class OrderItemSerializer(ModelSerializer):
+    variations = VariationsField(required=False)
     product_profile_id = ProductProfileRefField(
         source="product_profile", allow_null=True, required=False
     )
@@ -103,7 +116,7 @@ class OrderItemSerializer(serializers.ModelSerializer):
         return value
 
 
-class OrderSerializer(serializers.ModelSerializer):
+class OrderSerializer(ModelSerializer):
     items = OrderItemSerializer(many=True)
 
     class Meta:
@@ -134,6 +147,4 @@ class OrderSerializer(serializers.ModelSerializer):
         return value
 
     def validate_currency(self, value: str) -> str:
-        if len(value) != 3 or not value.isalpha():
-            raise serializers.ValidationError("Use a 3-letter ISO currency code like USD.")
         return value.upper()

@@ -8,7 +8,11 @@ from rest_framework.response import Response
 
 from j3d.lib.api import get_owned_or_404
 from printers.models import BambuMaterial, Printer
-from printers.serializers import BambuMaterialSerializer, PrinterSerializer
+from printers.serializers import (
+    BambuMaterialSerializer,
+    MaterialUnloadedSerializer,
+    PrinterSerializer,
+)
 from printers.services.materials import material_create, material_unload, material_update
 from printers.services.printers import printer_create, printer_update
 
@@ -58,11 +62,13 @@ class MaterialsView(generics.GenericAPIView):
         """The material <id> that PUT and DELETE change (also what OPTIONS describes)."""
         return get_owned_or_404(self.get_queryset(), self.request.user, self.kwargs["id"])
 
+    @extend_schema(responses=BambuMaterialSerializer(many=True))
     def get(self, request: Request, id: str) -> Response:
         printer = get_owned_or_404(Printer.objects.all(), request.user, id)
         materials = self.get_queryset().filter(printer=printer)
         return Response(self.get_serializer(materials, many=True).data)
 
+    @extend_schema(responses={201: BambuMaterialSerializer})
     def post(self, request: Request, id: str) -> Response:
         printer = get_owned_or_404(Printer.objects.all(), request.user, id)
         serializer = self.get_serializer(data=request.data)
@@ -80,6 +86,7 @@ class MaterialsView(generics.GenericAPIView):
 
     patch = put
 
+    @extend_schema(responses={200: MaterialUnloadedSerializer})
     def delete(self, request: Request, id: str) -> Response:
         material = self.get_object()
         slot = material.slot

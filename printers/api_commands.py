@@ -15,11 +15,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from j3d.lib.api import get_owned_or_404
+from j3d.lib.serializers import ModelSerializer, Serializer
 from printers.models import Printer, PrinterCommand
 from printers.services.commands import SPEED_LEVELS, USER_ACTIONS, command_enqueue
 
 
-class CommandRequestSerializer(serializers.Serializer):
+class CommandRequestSerializer(Serializer):
     action = serializers.ChoiceField(choices=USER_ACTIONS)
     level = serializers.ChoiceField(
         choices=sorted(SPEED_LEVELS),
@@ -33,7 +34,7 @@ class CommandRequestSerializer(serializers.Serializer):
         return attrs
 
 
-class PrinterCommandSerializer(serializers.ModelSerializer):
+class PrinterCommandSerializer(ModelSerializer):
     class Meta:
         model = PrinterCommand
         fields = [

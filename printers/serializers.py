@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from j3d.lib.schema import dataclass_schema
+from j3d.lib.serializers import ModelSerializer, Serializer
 from printers.bambu.snapshot import Snapshot
 from printers.models import BambuMaterial, Printer, PrinterStatus
 
@@ -16,7 +17,7 @@ class SnapshotField(serializers.JSONField):
     """The printer's last decoded report (printers.bambu.snapshot.Snapshot.to_dict())."""
 
 
-class PrinterStatusSerializer(serializers.ModelSerializer):
+class PrinterStatusSerializer(ModelSerializer):
     """The live status the printer link keeps; `snapshot` is the last decoded report."""
 
     snapshot = SnapshotField(read_only=True)
@@ -27,7 +28,7 @@ class PrinterStatusSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class BambuMaterialSerializer(serializers.ModelSerializer):
+class BambuMaterialSerializer(ModelSerializer):
     printer_id = serializers.IntegerField(read_only=True)
     remaining_grams = serializers.FloatField(read_only=True, allow_null=True)
 
@@ -65,7 +66,14 @@ class BambuMaterialSerializer(serializers.ModelSerializer):
         validators: list = []
 
 
-class PrinterSerializer(serializers.ModelSerializer):
+class MaterialUnloadedSerializer(Serializer):
+    """The answer to DELETE /api/bambu/materials/<id>."""
+
+    message = serializers.CharField()
+    id = serializers.IntegerField()
+
+
+class PrinterSerializer(ModelSerializer):
     """A printer; its access code and cloud token can be written but are never shown."""
 
     has_access_code = serializers.SerializerMethodField()

@@ -13,6 +13,8 @@ from orders.models import Order
 from printers.models import Printer
 from scheduling.models import ScheduledPrint
 from scheduling.serializers import (
+    JobCancelledSerializer,
+    ScheduledOrderSerializer,
     ScheduledPrintSerializer,
     ScheduleOrderSerializer,
     StatusFilterSerializer,
@@ -42,6 +44,10 @@ class JobViewMixin:
 class ScheduledPrintCreateView(JobViewMixin, generics.GenericAPIView):
     """POST /api/bambu/scheduled-prints: add a job to a printer's queue."""
 
+    # printer_id and order_id in the body name the caller's own rows.
+    extra_error_responses = {"POST": ("404",)}
+
+    @extend_schema(responses={201: ScheduledPrintSerializer})
     def post(self, request: Request) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -59,11 +65,16 @@ class ScheduledPrintView(JobViewMixin, generics.GenericAPIView):
     """`/api/bambu/scheduled-prints/<id>`: the jobs of printer <id> (GET, `?status=`);
     change job <id> (PUT/PATCH, partial) or cancel it (DELETE, kept as history)."""
 
+    # A status move the job may not make, or cancelling a job that is printing or ended.
+    extra_error_responses = {"PUT": ("409",), "PATCH": ("409",), "DELETE": ("409",)}
+
     def get_object(self) -> ScheduledPrint:
         """The job <id> that PUT and DELETE change (also what OPTIONS describes)."""
         return get_owned_or_404(self.get_queryset(), self.request.user, self.kwargs["id"])
 
-    @extend_schema(parameters=[StatusFilterSerializer])
+    @extend_schema(
+        parameters=[StatusFilterSerializer], responses=ScheduledPrintSerializer(many=True)
+    )
     def get(self, request: Request, id: str) -> Response:
         printer = get_owned_or_404(Printer.objects.all(), request.user, id)
         query = StatusFilterSerializer(data=request.query_params)
@@ -82,6 +93,7 @@ class ScheduledPrintView(JobViewMixin, generics.GenericAPIView):
 
     patch = put
 
+    @extend_schema(responses={200: JobCancelledSerializer})
     def delete(self, request: Request, id: str) -> Response:
         job = job_cancel(job=self.get_object())
         return Response(
@@ -92,6 +104,7 @@ class ScheduledPrintView(JobViewMixin, generics.GenericAPIView):
 class PrinterQueueView(JobViewMixin, generics.GenericAPIView):
     """GET /api/bambu/scheduled-prints/<printer_id>/queue: waiting jobs in the order they run."""
 
+    @extend_schema(responses=ScheduledPrintSerializer(many=True))
     def get(self, request: Request, printer_id: str) -> Response:
         printer = get_owned_or_404(Printer.objects.all(), request.user, printer_id)
         jobs = self.get_queryset().filter(printer=printer).waiting().in_queue_order()
@@ -102,8 +115,10 @@ class OrderSchedulePrintsView(generics.GenericAPIView):
     """POST /api/orders/<order_id>/schedule-prints: one queued job per ordered item."""
 
     serializer_class = ScheduleOrderSerializer
+    # A cancelled order, or one whose jobs are still waiting or printing.
+    extra_error_responses = {"POST": ("409",)}
 
-    @extend_schema(responses={201: ScheduledPrintSerializer(many=True)})
+    @extend_schema(responses={201: ScheduledOrderSerializer})
     def post(self, request: Request, order_id: str) -> Response:
         order = get_owned_or_404(Order.objects.all(), request.user, order_id)
         serializer = self.get_serializer(data=request.data)

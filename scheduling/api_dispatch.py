@@ -12,16 +12,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from j3d.lib.api import get_owned_or_404
+from j3d.lib.serializers import ModelSerializer, Serializer
 from printers.models import Printer
 from scheduling.models import ScheduledPrint
 from scheduling.services.dispatch import job_dispatch
 
 
-class PrintRequestSerializer(serializers.Serializer):
+class PrintRequestSerializer(Serializer):
     scheduled_print_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
 
 
-class DispatchedJobSerializer(serializers.ModelSerializer):
+class DispatchedJobSerializer(ModelSerializer):
     scheduled_print_id = serializers.IntegerField(source="id")
 
     class Meta:
@@ -40,6 +41,8 @@ class DispatchedJobSerializer(serializers.ModelSerializer):
 class PrinterPrintView(APIView):
     """Upload the job's sliced file to the printer and start it (202; the job follows the
     printer from there). 409 while the printer is busy, 400 without a sliced file."""
+
+    extra_error_responses = {"POST": ("409",)}
 
     @extend_schema(request=PrintRequestSerializer, responses={202: DispatchedJobSerializer})
     def post(self, request: Request, printer_id: str) -> Response:

@@ -3,10 +3,11 @@
 from rest_framework import serializers
 
 from j3d.lib import limits
+from j3d.lib.serializers import ModelSerializer, Serializer
 from scheduling.models import ScheduledPrint
 
 
-class ScheduledPrintSerializer(serializers.ModelSerializer):
+class ScheduledPrintSerializer(ModelSerializer):
     # Ids are resolved against the caller's own printers and orders by the view (404 otherwise).
     printer_id = serializers.IntegerField(min_value=1)
     order_id = serializers.IntegerField(min_value=1, allow_null=True, required=False)
@@ -39,7 +40,7 @@ class ScheduledPrintSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "started_at", "completed_at", "created_at", "updated_at"]
 
 
-class ScheduleOrderSerializer(serializers.Serializer):
+class ScheduleOrderSerializer(Serializer):
     """Body of POST /api/orders/<order_id>/schedule-prints."""
 
     printer_id = serializers.IntegerField(min_value=1)
@@ -51,5 +52,20 @@ class ScheduleOrderSerializer(serializers.Serializer):
     )
 
 
-class StatusFilterSerializer(serializers.Serializer):
+class StatusFilterSerializer(Serializer):
     status = serializers.ChoiceField(choices=ScheduledPrint.Status.choices, required=False)
+
+
+class JobCancelledSerializer(Serializer):
+    """The answer to DELETE /api/bambu/scheduled-prints/<id>."""
+
+    message = serializers.CharField()
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=ScheduledPrint.Status.choices)
+
+
+class ScheduledOrderSerializer(Serializer):
+    """The answer to POST /api/orders/<order_id>/schedule-prints."""
+
+    message = serializers.CharField()
+    prints = ScheduledPrintSerializer(many=True)

@@ -5,13 +5,16 @@ from typing import Any, TypeVar
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from django.views.generic import View
 from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework import exceptions, status
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 from rest_framework.serializers import as_serializer_error
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from j3d.lib.errors import Conflict, NotFound
@@ -80,3 +83,21 @@ class DocsView(SpectacularSwaggerView):
 
     def options(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         return View.options(self, request, *args, **kwargs)
+
+
+class NoRouteView(APIView):
+    """Any /api/ path that no route matches (`/api/printers/1.5/`): a JSON 404 after the usual
+    authentication (401 without credentials), never Django's HTML "Not Found" page."""
+
+    schema = None  # not an operation
+
+    def http_method_not_allowed(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        raise exceptions.NotFound("No such API path.")
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler400: what Django refuses before any view (a Host header not in ALLOWED_HOSTS, a
+    malformed multipart body) is answered in JSON under /api/, like every other API error."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Bad request."}, status=400)
+    return defaults.bad_request(request, exception)

@@ -33,3 +33,41 @@ def _type_schema(hint: Any) -> dict[str, Any]:
     if hint in _SCALARS:
         return {"type": _SCALARS[hint]}
     return {}
+
+
+_ERROR = {
+    "type": "object",
+    "properties": {"detail": {"type": "string", "description": "What went wrong, in words."}},
+    "required": ["detail"],
+}
+_VALIDATION_ERROR = {
+    "type": "object",
+    "description": (
+        "Each field that was refused, with its reasons (`{field: [reason]}`; a nested field nests"
+        " the same way, a list of items gives one entry per item); `non_field_errors` for a reason"
+        " that is not about one field; `detail` alone when the body is not valid JSON."
+    ),
+    "additionalProperties": {
+        "oneOf": [
+            {"type": "string"},
+            {"type": "array", "items": {}},
+            {"type": "object", "additionalProperties": {}},
+        ]
+    },
+}
+# status code -> (component name, description, body schema)
+ERROR_RESPONSES: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "400": ("ValidationError", "The request was refused: which field, and why.", _VALIDATION_ERROR),
+    "401": ("Unauthorized", "No valid credentials (a JWT or a session); or wrong ones.", _ERROR),
+    "404": ("NotFound", "No such object among the caller's own.", _ERROR),
+    "409": ("Conflict", "The object's current state forbids this change.", _ERROR),
+    "429": ("Throttled", "Too many attempts; the message says when to try again.", _ERROR),
+}
+
+
+def error_response_components() -> list[tuple[str, dict[str, Any]]]:
+    """(name, OpenAPI response object) of each shared error response."""
+    return [
+        (name, {"description": text, "content": {"application/json": {"schema": body}}})
+        for name, text, body in ERROR_RESPONSES.values()
+    ]

@@ -355,6 +355,74 @@ def test_options_describes_every_api_route(api, mine, ids):
     assert len(answers) > 10
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("post", JOBS, {"printer_id": "{printer}", "job_name": "x", "notes": 0}, "notes"),
+        ("post", JOBS, {"printer_id": "{printer}", "job_name": "x", "priority": "5"}, "priority"),
+        ("post", JOBS, {"printer_id": "{printer}", "job_name": "x", "priority": True}, "priority"),
+        ("put", "/api/bambu/notifications/{printer}", {"email_enabled": "yes"}, "email_enabled"),
+        ("post", "/api/bambu/materials/{printer}", {"slot": 9, "material_type": "PLA",
+         "weight_grams": "100"}, "weight_grams"),
+        ("post", "/api/orders/", {"order_number": 9, "items": [{"title": "A"}]}, "order_number"),
+        ("post", "/api/orders/", {"order_number": "9", "items": {"title": "A"}}, "items"),
+        ("post", "/api/orders/", {"order_number": "9", "items": [{"title": "A",
+         "variations": None}]}, "items"),
+        ("post", "/api/orders/", {"order_number": "9", "currency": "0",
+         "items": [{"title": "A"}]}, "currency"),
+        ("post", "/api/printers/{printer}/commands", {"action": "speed", "level": "2"}, "level"),
+    ],
+)  # fmt: skip
+def test_a_json_value_of_another_type_than_documented_is_400(api, mine, method, path, body, field):
+    """Regression (schemathesis): DRF coerced 0 to "0", "5" to 5 and "yes" to true."""
+    response = send(api, method, fill(path, mine), fill(body, mine))
+
+    assert response.status_code == 400, response.content
+    assert field in response.json()
+
+
+def test_form_fields_of_a_multipart_upload_still_parse_as_text(api):
+    response = api.post(
+        "/api/product-profiles/", {"name": "Dragon", "nozzle_temp": "215"}, format="multipart"
+    )
+
+    assert response.status_code == 201, response.content
+    assert response.json()["nozzle_temp"] == 215
+
+
+def test_a_multipart_body_where_only_json_is_documented_is_400(api):
+    response = api.post("/api/orders/", {"order_number": "1"}, format="multipart")
+
+    assert response.status_code == 400
+    assert "application/json" in response.json()["detail"]
+
+
+def test_an_empty_status_filter_is_400(api, mine):
+    response = api.get("/api/orders/?status=")
+
+    assert response.status_code == 400
+    assert "status" in response.json()
+
+
+@pytest.mark.parametrize("path", ["/api/printers/1.5/", "/api/nothing-here", "/api/orders/1/x/"])
+def test_an_api_path_no_route_matches_is_a_json_404(api, path):
+    response = api.get(path)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+
+
+def test_an_api_path_no_route_matches_needs_credentials_first(anonymous_api):
+    assert anonymous_api.get("/api/orders/1/x/").status_code == 401
+
+
+def test_a_request_for_a_host_not_allowed_is_a_json_400_under_api(api):
+    response = raw_client(api).get("/api/printers/", HTTP_HOST="evil.example")
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+
+
 # -- Another user's objects: 404 on every verb, nothing changes ---------------------------------
 
 OTHERS_OBJECTS = [

@@ -1,0 +1,74 @@
+"""Base serializers of the REST API: a JSON body's values must have the JSON type the schema says.
+
+DRF is lenient by default: a string field takes `0` and stores "0", an integer field takes "5",
+a boolean takes "yes". The OpenAPI schema promises types, so a JSON body whose value has another
+type is refused with a 400 naming the field. Form and multipart bodies (a file upload) and query
+strings carry only text, so they keep DRF's parsing.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.http import QueryDict
+from rest_framework import serializers
+
+# (field classes, the Python types json.loads gives for them, how to say it); first match wins.
+_JSON_TYPES: list[tuple[tuple[type, ...], tuple[type, ...], str]] = [
+    ((serializers.BooleanField,), (bool,), "true or false"),
+    ((serializers.IntegerField, serializers.PrimaryKeyRelatedField), (int,), "a whole number"),
+    ((serializers.FloatField, serializers.DecimalField), (int, float), "a number"),
+    (
+        (
+            serializers.CharField,
+            serializers.DateTimeField,
+            serializers.DateField,
+            serializers.TimeField,
+        ),
+        (str,),
+        "a string",
+    ),
+    ((serializers.ListField, serializers.ListSerializer), (list,), "a list"),
+    ((serializers.Serializer, serializers.DictField), (dict,), "an object"),
+]
+
+
+def _expected(field: serializers.Field) -> tuple[tuple[type, ...], str] | None:
+    if isinstance(field, serializers.ChoiceField):
+        kinds = tuple({type(key) for key in field.choices})
+        return kinds, "one of the listed values"
+    for classes, kinds, words in _JSON_TYPES:
+        if isinstance(field, classes):
+            return kinds, words
+    return None
+
+
+def _type_errors(fields: Mapping[str, serializers.Field], data: Mapping) -> dict[str, list[str]]:
+    errors = {}
+    for name, field in fields.items():
+        if field.read_only or name not in data or data[name] is None:
+            continue
+        expected = _expected(field)
+        if expected is None:
+            continue
+        kinds, words = expected
+        value = data[name]
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            errors[name] = [f"Expected {words}, got {type(value).__name__}."]
+    return errors
+
+
+class JSONTypesMixin:
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping) and not isinstance(data, QueryDict):
+            errors = _type_errors(self.fields, data)
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+class Serializer(JSONTypesMixin, serializers.Serializer):
+    pass
+
+
+class ModelSerializer(JSONTypesMixin, serializers.ModelSerializer):
+    pass
