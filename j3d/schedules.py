@@ -13,4 +13,8 @@ class Periodic:
 SCHEDULES: list[Periodic] = [
     # Fresh status and queued commands for printers no `run_printer_link` process holds.
     Periodic(name="printers-poll", func="printers.tasks.printers_poll", minutes=1),
+    # Events whose on-commit task never ran (a crash) or whose failed subscribers are due again.
+    Periodic(name="events-sweep", func="j3d.tasks.events_sweep", minutes=1),
+    # History older than EVENTS_RETENTION_DAYS.
+    Periodic(name="events-prune", func="j3d.tasks.events_prune", minutes=24 * 60),
 ]

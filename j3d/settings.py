@@ -183,6 +183,22 @@ if env("REDIS_URL", default=""):
 else:
     Q_CLUSTER["orm"] = "default"
 
+# The event log (see j3d/events.py). A claim outlives the q2 task timeout, so a row is taken
+# again only when the worker that held it can no longer be running.
+EVENTS_CLAIM_SECONDS = env.int("EVENTS_CLAIM_SECONDS", default=Q_CLUSTER["timeout"] * 2)
+EVENTS_BATCH = env.int("EVENTS_BATCH", default=100)
+# A failing subscriber is retried after 10 s, 20 s, 40 s, ... at most an hour apart (the sweep
+# runs every minute, so short delays round up to it), and given up on after 10 passes (~2 h).
+EVENTS_RETRY_SECONDS = env.int("EVENTS_RETRY_SECONDS", default=10)
+EVENTS_RETRY_MAX_SECONDS = env.int("EVENTS_RETRY_MAX_SECONDS", default=3600)
+EVENTS_MAX_ATTEMPTS = env.int("EVENTS_MAX_ATTEMPTS", default=10)
+# Handled events are the printers' history; older ones are deleted by the daily prune.
+EVENTS_RETENTION_DAYS = env.int("EVENTS_RETENTION_DAYS", default=90)
+# True handles each commit's events inline, in the publishing thread, through q2's sync mode for
+# this one task: the test suite runs so (j3d/tests/fixtures.py), deterministic and without a
+# cluster. Never in production: it would put the subscribers back into the printer link.
+EVENTS_SYNC = env.bool("EVENTS_SYNC", default=False)
+
 # The printer link (see printers/link.py).
 PRINTER_OFFLINE_AFTER_SECONDS = env.int("PRINTER_OFFLINE_AFTER_SECONDS", default=60)
 PRINTER_LEASE_SECONDS = env.int("PRINTER_LEASE_SECONDS", default=30)

@@ -22,6 +22,14 @@ def _fast_password_hashing(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _events_handled_inline(settings) -> None:
+    """Published events are handled at commit in the publishing thread (q2's sync mode for the
+    events task), so tests see their effects deterministically; tests of the real cluster path
+    turn this off (j3d/tests/test_events_cluster.py)."""
+    settings.EVENTS_SYNC = True
+
+
 @pytest.fixture
 def owner(db):
     return get_user_model().objects.create_user("owner", "owner@example.com", "owner-pass-1")

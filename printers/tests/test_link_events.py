@@ -1,4 +1,5 @@
-"""Snapshot transitions become events; the AMS syncs into BambuMaterial; the event bus contract."""
+"""Snapshot transitions become events; the AMS syncs into BambuMaterial (the event log itself:
+j3d/tests/test_events.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import transaction
 
 from j3d import events
 from j3d.lib.testing import make_material, make_printer
@@ -124,40 +124,6 @@ def test_ams_sync_upserts_slots_and_keeps_what_only_a_person_knows(owner):
     )
     rows[0].refresh_from_db()
     assert rows[0].remaining_pct == 55  # the printer does not know: a person's figure stays
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_failing_handler_is_logged_and_the_others_still_run(caplog):
-    seen: list[events.Event] = []
-
-    def broken(event: events.Event) -> None:
-        raise RuntimeError("subscriber bug")
-
-    events.subscribe(events.PrinterOnline, broken)
-    events.subscribe(events.PrinterOnline, seen.append)
-    try:
-        events.publish(events.PrinterOnline(printer_id=1, user_id=1))
-    finally:
-        events.unsubscribe(events.PrinterOnline, broken)
-        events.unsubscribe(events.PrinterOnline, seen.append)
-    assert len(seen) == 1
-    assert "subscriber bug" in caplog.text
-
-
-@pytest.mark.django_db(transaction=True)
-def test_handlers_run_after_commit_and_not_after_rollback():
-    seen: list[events.Event] = []
-    events.subscribe(events.PrinterOffline, seen.append)
-    try:
-        with transaction.atomic():
-            events.publish(events.PrinterOffline(printer_id=1, user_id=1, reason="kept"))
-            assert seen == []  # not inside the transaction
-        with pytest.raises(ZeroDivisionError), transaction.atomic():
-            events.publish(events.PrinterOffline(printer_id=1, user_id=1, reason="dropped"))
-            1 / 0  # noqa: B018
-    finally:
-        events.unsubscribe(events.PrinterOffline, seen.append)
-    assert [e.reason for e in seen] == ["kept"]
 
 
 @pytest.mark.django_db

@@ -1,0 +1,94 @@
+"""The whole event path through a real django-q2 cluster process on the ORM broker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+from django_q.models import OrmQ
+
+from j3d import events
+from j3d.lib.testing import make_job, make_printer
+from j3d.models import Event
+from scheduling.models import ScheduledPrint
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def _wait(condition: Callable[[], Any], timeout: float) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (result := condition()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return result
+
+
+@pytest.fixture
+def cluster(settings, tmp_path) -> Iterator[Callable[[], str]]:
+    """`manage.py qcluster` on the test database; events published here are queued for it."""
+    if connection.vendor == "sqlite" and "memory" in str(connection.settings_dict["NAME"]):
+        pytest.skip("needs a test database other processes can open")
+    settings.EVENTS_SYNC = False
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "SECRET_KEY": settings.SECRET_KEY,
+        "Q_WORKERS": "1",
+        "LOG_LEVEL": "WARNING",
+    }
+    log = tmp_path / "qcluster.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield log.read_text  # the cluster's output, for a failing assertion
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def test_a_job_follows_the_printer_through_the_cluster(owner, cluster):
+    printer = make_printer(owner)
+    job = make_job(owner, printer, printer_subtask_id="5151", printer_task_id="5150")
+    common = {"user_id": owner.pk, "printer_id": printer.pk, "subtask_id": "5151"}
+
+    events.publish(events.PrintStarted(**common, job_name="Benchy"))
+
+    def status() -> str:
+        return ScheduledPrint.objects.values_list("status", flat=True).get(pk=job.pk)
+
+    assert _wait(lambda: status() == "started", timeout=30), cluster()
+    events.publish(events.PrintFinished(**common, job_name="Benchy"))
+    assert _wait(lambda: status() == "completed", timeout=10)
+    assert _wait(lambda: not Event.objects.exclude(status="handled").exists(), timeout=10)
+    assert not OrmQ.objects.exists()  # each task was taken and acknowledged
+    rows = Event.objects.filter(type__startswith="print.").order_by("id")
+    assert [(r.type, r.attempts, r.handled_by) for r in rows] == [
+        ("print.started", 1, ["scheduling.receivers.on_print_started"]),
+        ("print.completed", 1, ["scheduling.receivers.on_print_finished"]),
+    ]
