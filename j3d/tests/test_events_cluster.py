@@ -86,7 +86,7 @@ def test_a_job_follows_the_printer_through_the_cluster(owner, cluster):
     events.publish(events.PrintFinished(**common, job_name="Benchy"))
     assert _wait(lambda: status() == "completed", timeout=10)
     assert _wait(lambda: not Event.objects.exclude(status="handled").exists(), timeout=10)
-    assert not OrmQ.objects.exists()  # each task was taken and acknowledged
+    assert _wait(lambda: not OrmQ.objects.exists(), timeout=10)  # each task taken and acknowledged
     rows = Event.objects.filter(type__startswith="print.").order_by("id")
     assert [(r.type, r.attempts, r.handled_by) for r in rows] == [
         ("print.started", 1, ["scheduling.receivers.on_print_started"]),
