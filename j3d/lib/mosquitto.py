@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from j3d.lib.tls import make_tls_material
+from printers.bambu.tls import make_tls_material
 
 MOSQUITTO_BIN = "/usr/sbin/mosquitto"
 MOSQUITTO_PASSWD_BIN = "/usr/bin/mosquitto_passwd"

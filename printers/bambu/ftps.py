@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
+from printers.bambu.tls import client_context
+
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 990
@@ -157,18 +159,11 @@ class ImplicitFtpTls(ftplib.FTP_TLS):
 
 def make_context(*, verify: bool, ca_pem: str | None) -> ssl.SSLContext:
     """A TLS 1.2 client context: no verification, or the given CA with hostname = serial."""
-    if verify:
-        if not ca_pem:
-            raise ValueError("verify=True needs ca_pem (the printer's CA certificate)")
-        context = ssl.create_default_context(cadata=ca_pem)
-        # The Bambu CA lacks the key-usage extension that strict mode (3.13+) demands.
-        context.verify_flags &= ~ssl.VERIFY_X509_STRICT
-    else:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_2
-    return context
+    if not verify:
+        return client_context()
+    if not ca_pem:
+        raise ValueError("verify=True needs ca_pem (the printer's CA certificate)")
+    return client_context(ca_pem=ca_pem)
 
 
 def upload_file(

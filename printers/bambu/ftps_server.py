@@ -21,7 +21,6 @@ connection then gets its own short-lived thread.
 
 from __future__ import annotations
 
-import functools
 import logging
 import posixpath
 import selectors
@@ -34,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from j3d.lib.tls import make_tls_material
+from printers.bambu.tls import make_tls_material, server_context
 
 log = logging.getLogger(__name__)
 
@@ -46,20 +45,6 @@ BLOCK = 64 * 1024
 
 
 # -- certificates ------------------------------------------------------------------------
-
-
-@functools.cache
-def _server_context(common_name: str) -> ssl.SSLContext:
-    """TLS 1.2-only server context; shared per CN so its session cache is shared too."""
-    cert = make_tls_material(common_name)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_2
-    with tempfile.TemporaryDirectory(prefix="j3d-ftps-cert-") as tmp:
-        cert_path, key_path = Path(tmp, "cert.pem"), Path(tmp, "key.pem")
-        cert_path.write_text(cert.cert_pem + cert.ca_pem)
-        key_path.write_text(cert.key_pem)
-        context.load_cert_chain(cert_path, key_path)
-    return context
 
 
 # -- the shared acceptor -----------------------------------------------------------------
@@ -145,7 +130,7 @@ class FtpsServer:
         self._owns_root = root is None
         self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="j3d-ftps-"))
         self.root.mkdir(parents=True, exist_ok=True)
-        self.context = _server_context(serial)
+        self.context = server_context(serial)
         self.ca_pem = make_tls_material(serial).ca_pem
         self._lock = threading.Lock()
         self._sessions: set[_ControlSession] = set()

@@ -48,6 +48,8 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from printers.bambu.tls import client_context
+
 logger = logging.getLogger(__name__)
 
 # paho's MQTT v5 reason codes for the 3.1.1 CONNACK return codes 4 ("bad user name or
@@ -134,18 +136,9 @@ def ssl_context(*, verify: bool, ca_pem: str | None, cloud: bool) -> ssl.SSLCont
     if cloud:
         # Cloud broker: public CA, normal hostname check, whatever TLS it negotiates (§2.1).
         return ssl.create_default_context(cadata=ca_pem) if ca_pem else ssl.create_default_context()
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    # X1C/H2D refuse TLS 1.0, 1.1 and 1.3 (§1.1).
-    context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_2
-    if not verify:
-        # What every Bambu integration runs: the printer's CA is not in any trust store.
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
-    context.load_verify_locations(cadata=ca_pem)
-    # Python 3.13 turns this on; the BBL CA lacks the key-usage extension it demands (§1.1).
-    context.verify_flags &= ~ssl.VERIFY_X509_STRICT
-    return context
+    # A LAN printer: TLS 1.2 only; verified against its CA (server name = serial, see
+    # _ServerNameContext) or, like every Bambu integration, not at all.
+    return client_context(ca_pem=ca_pem) if verify else client_context()
 
 
 class _ServerNameContext:

@@ -41,6 +41,7 @@ from typing import Any, TypeVar
 import paho.mqtt.client as mqtt
 
 from printers.bambu.ftps_server import FtpsServer
+from printers.bambu.tls import client_context
 
 log = logging.getLogger(__name__)
 
@@ -937,7 +938,8 @@ class SimulatedPrinter:
     def _job_slot(self, body: dict[str, Any]) -> int | None:
         """The tray that feeds the job: the first mapped tray, else the external spool."""
         mapping = body.get("ams_mapping") or []
-        slots = [int(s) for s in mapping if str(s).lstrip("-").isdigit() and int(s) >= 0]
+        digits = [str(s) for s in mapping if type(s) in (int, str)]
+        slots = [int(s) for s in digits if s.isascii() and s.isdigit()]
         if body.get("use_ams", True) and slots:
             try:
                 self._find_tray(slots[0])
@@ -1059,18 +1061,8 @@ def _hms_for(print_error: int) -> dict[str, int]:
 
 def _client_context(ca_path: str | Path | None, ca_pem: str | None) -> ssl.SSLContext:
     """TLS 1.2 to the broker; trusts the given CA, or anything when none is given."""
-    if ca_path is not None or ca_pem is not None:
-        context = ssl.create_default_context(
-            cafile=str(ca_path) if ca_path is not None else None, cadata=ca_pem
-        )
-        # The broker's CN is a serial-like name, not the address we dial.
-        context.check_hostname = False
-    else:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_2
-    return context
+    # The broker's CN is a serial-like name, not the address we dial.
+    return client_context(ca_pem=ca_pem, ca_path=ca_path, check_hostname=False)
 
 
 # -- many printers -----------------------------------------------------------------------

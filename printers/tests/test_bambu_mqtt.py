@@ -13,8 +13,8 @@ import paho.mqtt.client as paho
 import pytest
 
 from j3d.lib.mosquitto import MosquittoBroker, free_port
-from j3d.lib.tls import make_tls_material
 from printers.bambu.mqtt import Endpoint, LinkState, MqttHub
+from printers.bambu.tls import make_tls_material
 
 # Fast retries so "it would have retried by now" is observable within a test.
 FAST = {"backoff_base": 0.02, "backoff_cap": 0.1, "connect_timeout": 2.0}

@@ -1,14 +1,25 @@
-"""Throwaway TLS certificates for the stand-ins of a printer (its MQTT broker, its FTPS server).
+"""TLS as Bambu printers speak it: client contexts, and throwaway certificates for stand-ins.
 
-A real printer presents a leaf with CN = its serial, signed by the Bambu CA. Here one CA per
-`ca_name` signs a leaf per CN; keys are made once per process, since RSA key generation is the
-slow part and 500 simulated printers need 500 leaves.
+Client side (the MQTT hub, the FTPS client, the simulator's broker client): printers accept TLS
+1.2 only, and present a certificate for CN = serial signed by the Bambu CA, which no trust store
+holds (bambu-protocol.md §1.1, §6). :func:`client_context` verifies against a given CA, or, like
+every integration in use, not at all.
+
+Stand-in side (the test broker, the FTPS test server, the demo): a real printer presents a leaf with
+CN = its serial, signed by the Bambu CA. Here one CA per ``ca_name`` signs a leaf per CN; keys are
+made once per process, since RSA key generation is the slow part and 500 simulated printers need
+500 leaves.
+
+Part of the protocol library: nothing here imports Django or the project.
 """
 
 import datetime
 import functools
 import ipaddress
+import ssl
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -17,6 +28,41 @@ from cryptography.x509.oid import NameOID
 
 DEFAULT_CA_NAME = "J3D throwaway BBL CA"
 LOOPBACK = "127.0.0.1"
+
+
+def client_context(
+    *, ca_pem: str | None = None, ca_path: str | Path | None = None, check_hostname: bool = True
+) -> ssl.SSLContext:
+    """A TLS 1.2 client context. With a CA (PEM text or file): the peer must present a chain to it
+    (and, with ``check_hostname``, name the server name given to ``wrap_socket``). Without one:
+    no verification, what every Bambu integration runs, since the printer's CA is in no store."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    # X1C/H2D refuse TLS 1.0, 1.1 and 1.3 on MQTT and FTPS (§1.1, §6).
+    context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_2
+    if ca_pem is None and ca_path is None:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    context.load_verify_locations(cafile=str(ca_path) if ca_path else None, cadata=ca_pem)
+    context.check_hostname = check_hostname
+    # Python 3.13 turns this on; the BBL CA lacks the key-usage extension it demands (§1.1).
+    context.verify_flags &= ~ssl.VERIFY_X509_STRICT
+    return context
+
+
+@functools.cache
+def server_context(common_name: str) -> ssl.SSLContext:
+    """A TLS 1.2-only server context presenting a throwaway leaf for ``common_name`` (plus its CA);
+    shared per CN, so its session cache is shared too (FTPS data channels resume the session)."""
+    material = make_tls_material(common_name)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_2
+    with tempfile.TemporaryDirectory(prefix="j3d-tls-") as tmp:
+        cert_path, key_path = Path(tmp, "cert.pem"), Path(tmp, "key.pem")
+        cert_path.write_text(material.cert_pem + material.ca_pem)
+        key_path.write_text(material.key_pem)
+        context.load_cert_chain(cert_path, key_path)
+    return context
 
 
 @dataclass(frozen=True)
