@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from printers.bambu.commands import CommandBuilder, Reply
@@ -45,6 +45,8 @@ CLOUD_HOST = "us.mqtt.bambulab.com"
 CLOUD_PORT = 8883
 ACCESS_DENIED = "access denied: check the access code"
 ACCESS_DENIED_CLOUD = "access denied: check the Bambu Cloud token"
+# A printer whose cached report had to be dropped is asked for a full one at most this often.
+REPAIR_EVERY = 300.0
 
 
 def printer_endpoint(printer: Printer) -> Endpoint:
@@ -94,6 +96,7 @@ class LivePrinter:
     full_reports: int = 0  # (hub) full reports (pushall answers) received
     link_error: str = ""
     since: float = field(default_factory=time.monotonic)
+    repair_requested_at: float | None = None  # (hub and main) last pushall sent to rebuild state
 
 
 class PrinterLink:
@@ -127,6 +130,8 @@ class PrinterLink:
         self.stop_event = threading.Event()
         self.malformed = 0
         self.db_writes = 0
+        # Failures while handling each printer (by printer id); see _failed.
+        self.errors: collections.Counter[int] = collections.Counter()
         self._lock = threading.Lock()
         self._replies: collections.deque[tuple[int, Reply]] = collections.deque(maxlen=10_000)
         self._auth_failed: collections.deque[int] = collections.deque(maxlen=10_000)
@@ -167,7 +172,7 @@ class PrinterLink:
         except Exception:
             # Hostile or odd payloads must not kill the hub thread nor the other printers.
             self.malformed += 1
-            logger.exception("printer %s: report could not be applied", key)
+            self._failed(key, "report could not be applied", reset=True)
             return
         if update.reply is not None and update.reply.sequence_id:
             self._replies.append((key, update.reply))
@@ -180,11 +185,36 @@ class PrinterLink:
     def on_auth_failed(self, key: Any) -> None:
         self._auth_failed.append(key)
 
+    # ---- one printer's failure stays with that printer -------------------------------------
+
+    def _failed(
+        self, pk: int, what: str, *, reset: bool = False, exc: BaseException | None = None
+    ) -> None:
+        """Log and count a failure while handling one printer; the caller goes on with the others.
+
+        Call it in the ``except`` block (or pass ``exc``), never under ``self._lock``. ``reset``
+        drops the printer's cached report and pending snapshot (they may hold what made the step
+        fail) and asks for a fresh full report, at most every REPAIR_EVERY seconds (a P1P lags on
+        pushalls).
+        """
+        self.errors[pk] += 1
+        logger.error("printer %s: %s (failure %d)", pk, what, self.errors[pk], exc_info=exc or True)
+        entry = self.printers.get(pk)
+        if not reset or entry is None:
+            return
+        with self._lock:
+            entry.state = PrinterState(model=entry.printer.model)
+            entry.dirty, entry.pending = False, None
+        now = time.monotonic()
+        if entry.repair_requested_at is None or now - entry.repair_requested_at >= REPAIR_EVERY:
+            entry.repair_requested_at = now
+            self.hub.publish(pk, self.builder.pushall().payload)
+
     # ---- steps: main thread ------------------------------------------------------------------
 
     def reconcile(self) -> None:
         """Claim/renew leases for enabled printers; connect new ones, drop lost, update edited."""
-        close_old_connections()
+        _recycle_connection()
         enabled = {p.pk: p for p in Printer.objects.enabled().order_by("pk")}
         wanted = list(self.printers.keys() & enabled.keys())
         if self.max_printers is None:
@@ -201,28 +231,34 @@ class PrinterLink:
             for s in PrinterStatus.objects.filter(printer_id__in=held - self.printers.keys())
         }
         for pk in held:
-            printer = enabled[pk]
             try:
-                endpoint = printer_endpoint(printer)
-            except ValueError as exc:  # settings the hub refuses (bad serial, CA missing)
-                live.status_set_link_error(printer_id=pk, error=f"cannot connect: {exc}")
-                if pk in self.printers:
-                    self._drop(pk)
-                continue
-            entry = self.printers.get(pk)
-            if entry is None:
-                self._add(printer, endpoint, statuses.get(pk))
-            elif entry.endpoint != endpoint:
-                entry.printer, entry.endpoint, entry.link_error = printer, endpoint, ""
-                self.hub.update(endpoint)
-            else:
-                entry.printer = printer
+                self._reconcile_one(enabled[pk], statuses.get(pk))
+            except Exception:
+                self._failed(pk, "could not be set up")
         # A disabled or deleted printer we still lease: give it back.
         stale = leases.leases_release(
             holder=self.holder, printer_ids=self._leased_ids() - set(enabled)
         )
         if stale:
             logger.info("released %d leases of disabled printers", stale)
+
+    def _reconcile_one(self, printer: Printer, status: PrinterStatus | None) -> None:
+        pk = printer.pk
+        try:
+            endpoint = printer_endpoint(printer)
+        except ValueError as exc:  # settings the hub refuses (bad serial, CA missing)
+            live.status_set_link_error(printer_id=pk, error=f"cannot connect: {exc}")
+            if pk in self.printers:
+                self._drop(pk)
+            return
+        entry = self.printers.get(pk)
+        if entry is None:
+            self._add(printer, endpoint, status)
+        elif entry.endpoint != endpoint:
+            entry.printer, entry.endpoint, entry.link_error = printer, endpoint, ""
+            self.hub.update(endpoint)
+        else:
+            entry.printer = printer
 
     def _leased_ids(self) -> set[int]:
         return set(
@@ -252,23 +288,30 @@ class PrinterLink:
     def flush(self, *, force: bool = False) -> int:
         """Write what changed (coalesced); returns the number of printers written."""
         now = time.monotonic()
-        copied: list[tuple[LivePrinter, dict[str, Any], datetime | None]] = []
+        unreadable: list[tuple[int, BaseException]] = []
         with self._lock:
-            for entry in self.printers.values():
+            for pk, entry in self.printers.items():
                 # Unchanged reports still refresh last_report_at, at the coalesced pace.
                 stale = entry.unwritten_reports and (
                     entry.written_at is None or now - entry.written_at >= self.write_every
                 )
                 if entry.dirty or stale or (force and entry.unwritten_reports):
                     entry.dirty = False
-                    copied.append((entry, entry.state.snapshot().to_dict(), entry.report_at))
-        for entry, snapshot, _ in copied:
-            entry.pending = snapshot
+                    try:
+                        entry.pending = entry.state.snapshot().to_dict()
+                    except Exception as exc:
+                        unreadable.append((pk, exc))
+        for pk, exc in unreadable:
+            self._failed(pk, "report could not be read", reset=True, exc=exc)
         due = []
-        for entry in self.printers.values():
+        for pk, entry in self.printers.items():
             if entry.pending is None:
                 continue
-            notable = live.snapshot_notable(entry.pending)
+            try:
+                notable = live.snapshot_notable(entry.pending)
+            except Exception:
+                self._failed(pk, "report could not be compared", reset=True)
+                continue
             came_online = not entry.online
             if (
                 force
@@ -303,7 +346,9 @@ class PrinterLink:
                                 printer_id=entry.printer.pk, reason=outbox.DEVELOPER_MODE_REASON
                             )
                 except Exception:
-                    logger.exception("printer %s: status write failed", entry.printer.pk)
+                    # Dropped, not retried each tick: the next report (or the full report
+                    # asked for) brings a fresh snapshot.
+                    self._failed(entry.printer.pk, "status write failed", reset=True)
                     continue
                 entry.written, entry.written_notable, entry.written_at = snapshot, notable, now
                 entry.pending, entry.online, entry.link_error = None, True, ""
@@ -318,24 +363,29 @@ class PrinterLink:
         """Printers silent for ``offline_after`` seconds go offline (once); returns how many."""
         now = time.monotonic()
         went = 0
-        for entry in self.printers.values():
+        for pk, entry in self.printers.items():
             with self._lock:
                 last = entry.last_report
             if entry.offline_marked or last is None or now - last < self.offline_after:
                 continue
-            offline = {**entry.written, "state": PrinterStatus.State.OFFLINE}
-            live.status_mark_offline(
-                printer=entry.printer,
-                reason=f"no report for {int(now - last)} s",
-                snapshot=None,
-            )
-            # Keep ``written`` as the last job state: when the printer answers again, a job that
-            # ran on meanwhile is not announced as started a second time.
-            entry.online, entry.offline_marked = False, True
-            entry.written_notable = live.snapshot_notable(offline)
-            self.db_writes += 1
+            try:
+                self._mark_silent(entry, seconds=int(now - last))
+            except Exception:
+                self._failed(pk, "could not be marked offline")
+                continue
             went += 1
         return went
+
+    def _mark_silent(self, entry: LivePrinter, *, seconds: int) -> None:
+        offline = {**entry.written, "state": PrinterStatus.State.OFFLINE}
+        live.status_mark_offline(
+            printer=entry.printer, reason=f"no report for {seconds} s", snapshot=None
+        )
+        # Keep ``written`` as the last job state: when the printer answers again, a job that
+        # ran on meanwhile is not announced as started a second time.
+        entry.online, entry.offline_marked = False, True
+        entry.written_notable = live.snapshot_notable(offline)
+        self.db_writes += 1
 
     def handle_link_events(self) -> None:
         """Auth failures and command replies collected by the hub thread."""
@@ -344,20 +394,27 @@ class PrinterLink:
             entry = self.printers.get(pk)
             if entry is None:
                 continue
-            cloud = entry.endpoint.cloud
-            entry.link_error = ACCESS_DENIED_CLOUD if cloud else ACCESS_DENIED
-            live.status_set_link_error(printer_id=pk, error=entry.link_error)
-            outbox.commands_fail_sent(printer_id=pk, reason=entry.link_error)
+            try:
+                cloud = entry.endpoint.cloud
+                entry.link_error = ACCESS_DENIED_CLOUD if cloud else ACCESS_DENIED
+                live.status_set_link_error(printer_id=pk, error=entry.link_error)
+                outbox.commands_fail_sent(printer_id=pk, reason=entry.link_error)
+            except Exception:
+                self._failed(pk, "access denied could not be recorded")
         while self._replies:
             pk, reply = self._replies.popleft()
-            outbox.command_record_reply(printer_id=pk, reply=reply)
+            try:
+                outbox.command_record_reply(printer_id=pk, reply=reply)
+            except Exception:
+                self._failed(pk, "command reply could not be recorded")
         while self._connected:
             self._connected.popleft()
         full = set()
         while self._full_reports:
             full.add(self._full_reports.popleft())
         if full:
-            # pushall has no reply of its own: the full report it asks for is the answer.
+            # pushall has no reply of its own: the full report it asks for is the answer. One
+            # UPDATE for every printer: only the database itself can make it fail.
             outbox.commands_ack_refresh(printer_ids=full)
 
     def connected_ids(self) -> set[int]:
@@ -372,19 +429,25 @@ class PrinterLink:
         pending = PrinterCommand.objects.pending().filter(printer_id__in=connected)
         for command in pending.order_by("created_at", "id")[:200]:
             try:
-                wire = outbox.command_build(command=command, builder=self.builder)
-            except (ValueError, TypeError, KeyError) as exc:
-                outbox.command_fail(command_id=command.pk, reason=f"invalid command: {exc}")
-                continue
-            if not outbox.command_claim_send(
-                command=command, sequence_id=wire.sequence_id, now=timezone.now()
-            ):
-                continue  # another process sent it
-            if not self.hub.publish(command.printer_id, wire.payload):
-                outbox.command_fail(command_id=command.pk, reason=outbox.NOT_CONNECTED_REASON)
-                continue
-            sent += 1
+                sent += self._send(command)
+            except Exception:
+                self._failed(command.printer_id, f"command {command.pk} could not be sent")
         return sent
+
+    def _send(self, command: PrinterCommand) -> bool:
+        try:
+            wire = outbox.command_build(command=command, builder=self.builder)
+        except (ValueError, TypeError, KeyError) as exc:
+            outbox.command_fail(command_id=command.pk, reason=f"invalid command: {exc}")
+            return False
+        if not outbox.command_claim_send(
+            command=command, sequence_id=wire.sequence_id, now=timezone.now()
+        ):
+            return False  # another process sent it
+        if not self.hub.publish(command.printer_id, wire.payload):
+            outbox.command_fail(command_id=command.pk, reason=outbox.NOT_CONNECTED_REASON)
+            return False
+        return True
 
     def expire_commands(self) -> int:
         return outbox.commands_expire(
@@ -394,18 +457,29 @@ class PrinterLink:
         )
 
     def tick(self) -> None:
-        """One pass of the main loop: every step that is due."""
+        """One pass of the main loop: every step that is due.
+
+        Each step keeps one printer's failure to that printer; a step that fails as a whole (the
+        database is away) is logged and the next steps still run.
+        """
         now = time.monotonic()
         if now >= self._next_reconcile:
-            self.reconcile()
             self._next_reconcile = now + self.reconcile_every
-        self.handle_link_events()
-        self.flush()
-        self.check_silence()
+            self._step(self.reconcile)
+        self._step(self.handle_link_events)
+        self._step(self.flush)
+        self._step(self.check_silence)
         if now >= self._next_commands:
-            self.send_commands()
-            self.expire_commands()
             self._next_commands = now + 0.5
+            self._step(self.send_commands)
+            self._step(self.expire_commands)
+
+    def _step(self, step: Callable[[], Any]) -> None:
+        try:
+            step()
+        except Exception:
+            logger.exception("printer link step %s failed", step.__name__)
+            _recycle_connection()
 
     # ---- one-shot poll (the q2 fallback when no link process runs) ----------------------------
 
@@ -421,7 +495,10 @@ class PrinterLink:
         held = leases.leases_claim(printer_ids=free, holder=self.holder, seconds=int(timeout) + 30)
         statuses = {s.printer_id: s for s in PrinterStatus.objects.filter(printer_id__in=held)}
         for pk in held:
-            self._add(enabled[pk], printer_endpoint(enabled[pk]), statuses.get(pk))
+            try:
+                self._reconcile_one(enabled[pk], statuses.get(pk))
+            except Exception:
+                self._failed(pk, "could not be set up")
         deadline = time.monotonic() + timeout
         try:
             while self.printers and time.monotonic() < deadline:
@@ -476,7 +553,7 @@ class PrinterLink:
                 except Exception:
                     # A database hiccup must not end the link; the next tick retries.
                     logger.exception("printer link tick failed")
-                    close_old_connections()
+                    _recycle_connection()
                 self.stop_event.wait(tick_seconds)
         finally:
             self.shutdown()
@@ -494,6 +571,14 @@ class PrinterLink:
             logger.exception("final flush failed")
         leases.leases_release(holder=self.holder)
         self.printers.clear()
+
+
+def _recycle_connection() -> None:
+    """Drop a broken or aged database connection between transactions (the link is long-lived,
+    like a request loop); never inside one, where closing would break the caller's atomic block
+    (a test's, or a caller that runs a step inside its own transaction)."""
+    if not connection.in_atomic_block:
+        close_old_connections()
 
 
 def _needs_developer_mode(snapshot: dict[str, Any]) -> bool:

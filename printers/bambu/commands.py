@@ -159,7 +159,8 @@ def _check_int(name: str, value: Any, low: int, high: int) -> int:
 
 def _check_id(name: str, value: Any) -> str:
     text = str(value) if type(value) is int else value
-    if not isinstance(text, str) or not text.isdigit() or not 0 < int(text) <= MAX_ID:
+    digits = isinstance(text, str) and text.isascii() and text.isdigit()
+    if not digits or not 0 < int(text) <= MAX_ID:
         raise ValueError(f"{name} must be a positive integer below 2**31, got {value!r}")
     return str(int(text))
 

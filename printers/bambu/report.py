@@ -435,7 +435,7 @@ class PrinterState:
             if name == "ota" and type(module.get("sw_ver")) is str:
                 firmware = module["sw_ver"]
             prefix, _, unit = name.partition("/")
-            if prefix in _AMS_MODULE_KINDS and unit.isdigit():
+            if prefix in _AMS_MODULE_KINDS and unit.isascii() and unit.isdigit():
                 kinds[int(unit)] = _AMS_MODULE_KINDS[prefix]
         self._modules = modules
         self._ctx.firmware = firmware

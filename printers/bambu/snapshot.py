@@ -12,7 +12,7 @@ wrong type gives None for that field, never an exception.
 from __future__ import annotations
 
 import dataclasses
-import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,40 +59,49 @@ HOME_FLAG_CALIBRATE_REMAIN = 0x80
 FUN_SIGNATURE_REQUIRED = 0x20000000
 
 _EMPTY: dict[str, Any] = {}
+# Numbers past this are junk, not readings; it is also the largest integer JSON readers keep exact.
+MAX_NUMBER = 2**53 - 1
+# Exactly 6 or 8 ASCII hex digits: int(x, 16) would also take "0x..", "1_2", " 1", "+1" and
+# non-ASCII digits, which then fail the model's colour validator (or colour naming) downstream.
+_HEX_COLOUR = re.compile(r"[0-9A-Fa-f]{6}(?:[0-9A-Fa-f]{2})?")
 
 
 # ---- small tolerant readers -------------------------------------------------------------------
 
 
 def as_float(value: Any) -> float | None:
-    """A finite float from an int, float or numeric string; None otherwise."""
+    """A float within ±MAX_NUMBER from an int, float or numeric string; None otherwise."""
     kind = type(value)
     if kind is float:
-        return value if math.isfinite(value) else None
-    if kind is int:
-        return float(value)
-    if kind is str:
+        number = value
+    elif kind is int:
+        return float(value) if -MAX_NUMBER <= value <= MAX_NUMBER else None
+    elif kind is str:
         try:
             number = float(value)
         except ValueError:
             return None
-        return number if math.isfinite(number) else None
-    return None
+    else:
+        return None
+    # NaN fails both comparisons, infinities the bound.
+    return number if -MAX_NUMBER <= number <= MAX_NUMBER else None
 
 
 def as_int(value: Any) -> int | None:
-    """An int from an int, a whole float or a numeric string; None otherwise (bools excluded)."""
+    """An int within ±MAX_NUMBER from an int, a float or a numeric string (truncated); None
+    otherwise (bools excluded)."""
     kind = type(value)
     if kind is int:
-        return value
+        return value if -MAX_NUMBER <= value <= MAX_NUMBER else None
     if kind is str:
         try:
-            return int(value)
-        except ValueError:
-            value = as_float(value)
-            kind = float
-    if kind is float and value is not None and math.isfinite(value):
-        return int(value)
+            number = int(value)
+        except ValueError:  # "21.5", or past the int() digit limit
+            number = as_float(value)
+            return None if number is None else int(number)
+        return number if -MAX_NUMBER <= number <= MAX_NUMBER else None
+    if kind is float:
+        return int(value) if -MAX_NUMBER <= value <= MAX_NUMBER else None
     return None
 
 
@@ -118,12 +127,9 @@ def unpack_temp(value: Any) -> tuple[float | None, float | None]:
 
 
 def color_hex(value: Any) -> str | None:
-    """``RRGGBBAA`` → ``#RRGGBB``; None when unset (``00000000``, empty) or malformed."""
-    if type(value) is not str or len(value) not in (6, 8) or value == "00000000":
-        return None
-    try:
-        int(value, 16)
-    except ValueError:
+    """``RRGGBBAA`` → ``#RRGGBB``; None when unset (``00000000``, empty) or not exactly 6 or 8
+    ASCII hex digits."""
+    if type(value) is not str or value == "00000000" or not _HEX_COLOUR.fullmatch(value):
         return None
     return "#" + value[:6].upper()
 

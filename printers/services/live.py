@@ -16,11 +16,18 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from j3d import events
-from printers.models import BambuMaterial, Printer, PrinterStatus, is_valid_slot
+from printers.models import (
+    BambuMaterial,
+    Printer,
+    PrinterStatus,
+    hex_colour_validator,
+    is_valid_slot,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -253,23 +260,66 @@ def colour_name(hex_colour: str) -> str:
 
 
 def _synced_fields(tray: dict[str, Any], current: BambuMaterial | None) -> dict[str, Any]:
-    """Model fields for a reported tray; what the printer does not say keeps its value."""
+    """Model fields for a reported tray; what the printer does not say keeps its value.
+
+    The values are only shaped here; ``_valid_fields`` holds them to the model's own validators.
+    """
     fields: dict[str, Any] = {"is_empty": bool(tray.get("empty"))}
     if fields["is_empty"]:
         return fields  # keep what was there: a person may want to see what ran out
     if tray.get("type"):
         fields["material_type"] = str(tray["type"])[:32]
     colour = tray.get("color")
-    if isinstance(colour, str) and len(colour) == 7 and colour.startswith("#"):
+    if isinstance(colour, str) and _is_colour(colour):
         fields["color_hex"] = colour.upper()
         if current is None or current.color_hex.upper() != fields["color_hex"]:
             fields["color"] = colour_name(colour)
     if tray.get("sub_brand"):
         fields["vendor"] = str(tray["sub_brand"])[:100]
-    if tray.get("remaining_pct") is not None:
-        fields["remaining_pct"] = max(0, min(100, int(tray["remaining_pct"])))
-    if tray.get("weight_grams"):
-        fields["weight_grams"] = Decimal(int(tray["weight_grams"]))
+    if type(tray.get("remaining_pct")) is int:
+        fields["remaining_pct"] = tray["remaining_pct"]
+    if type(tray.get("weight_grams")) is int and tray["weight_grams"] > 0:
+        fields["weight_grams"] = Decimal(tray["weight_grams"])
+    return fields
+
+
+def _is_colour(value: str) -> bool:
+    try:
+        hex_colour_validator(value)
+    except ValidationError:
+        return False
+    return len(value) == 7
+
+
+def _valid_fields(
+    material: BambuMaterial, fields: dict[str, Any], *, printer: Printer
+) -> dict[str, Any] | None:
+    """Set ``fields`` on ``material`` and hold them to the model's validation (field validators
+    and ``clean()``, the API's rules): a value the model refuses is dropped, logged and left as
+    it was. None when the row itself is refused (nothing of this tray can be stored)."""
+    before = {name: getattr(material, name) for name in fields}
+    for name, value in fields.items():
+        setattr(material, name, value)
+    unsynced = [f.name for f in material._meta.fields if f.name not in fields]
+    try:
+        # The check constraints repeat the field validators (j3d/lib/limits.py); slot uniqueness
+        # is the caller's (one row per slot, looked up first).
+        material.full_clean(exclude=unsynced, validate_unique=False, validate_constraints=False)
+    except ValidationError as error:
+        refused = getattr(error, "error_dict", {"__all__": error.messages})
+        logger.warning(
+            "printer %s slot %s: dropped from the AMS report: %s",
+            printer.pk,
+            material.slot,
+            {name: [str(m) for m in messages] for name, messages in refused.items()},
+        )
+        if not refused.keys() <= fields.keys():
+            for name, value in before.items():
+                setattr(material, name, value)
+            return None
+        for name in refused:
+            setattr(material, name, before[name])
+        return {name: value for name, value in fields.items() if name not in refused}
     return fields
 
 
@@ -279,7 +329,9 @@ def material_sync_from_report(
     """Upsert a BambuMaterial per reported tray; returns the rows written.
 
     Values only a person knows (cost_per_kg, notes) are never touched; a slot reported empty is
-    marked ``is_empty`` rather than deleted; an empty slot J3D has no row for gets none.
+    marked ``is_empty`` rather than deleted; an empty slot J3D has no row for gets none. What the
+    printer reports passes the same validation as the API: a value out of the model's bounds is
+    dropped and logged, never stored.
     """
     now = now or timezone.now()
     existing = {m.slot: m for m in BambuMaterial.objects.filter(printer_id=printer.pk)}
@@ -287,27 +339,28 @@ def material_sync_from_report(
     with transaction.atomic():
         for tray in _trays(snapshot):
             slot = tray.get("slot")
-            if not isinstance(slot, int) or not is_valid_slot(slot):
+            if type(slot) is not int or not is_valid_slot(slot):
                 continue
             current = existing.get(slot)
             fields = _synced_fields(tray, current)
             if current is None:
                 if fields["is_empty"]:
                     continue
-                material = BambuMaterial(
-                    user_id=printer.user_id, printer_id=printer.pk, slot=slot, **fields
-                )
-                material.last_synced = now
-                material.loaded_at = now
+                material = BambuMaterial(user_id=printer.user_id, printer=printer, slot=slot)
+                material.last_synced = material.loaded_at = now
+                if _valid_fields(material, fields, printer=printer) is None:
+                    continue
                 material.save()
                 written.append(material)
                 continue
+            current.printer = printer  # the owner check in clean() reads it without a query
             changed = {k: v for k, v in fields.items() if getattr(current, k) != v}
             if current.is_empty and not fields["is_empty"]:
                 changed["loaded_at"] = now  # a spool went into an empty slot
-            changed["last_synced"] = now
-            for name, value in changed.items():
-                setattr(current, name, value)
-            current.save(update_fields=[*changed, "updated_at"])
+            valid = _valid_fields(current, changed, printer=printer)
+            if valid is None:
+                continue
+            current.last_synced = now
+            current.save(update_fields=[*valid, "last_synced", "updated_at"])
             written.append(current)
     return written
