@@ -17,4 +17,6 @@ SCHEDULES: list[Periodic] = [
     Periodic(name="events-sweep", func="j3d.tasks.events_sweep", minutes=1),
     # History older than EVENTS_RETENTION_DAYS.
     Periodic(name="events-prune", func="j3d.tasks.events_prune", minutes=24 * 60),
+    # Expired refresh tokens and old login records.
+    Periodic(name="logins-prune", func="j3d.tasks.logins_prune", minutes=24 * 60),
 ]

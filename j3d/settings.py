@@ -28,6 +28,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework_simplejwt",
+    "rest_framework_simplejwt.token_blacklist",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
@@ -47,6 +49,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a django-axes lockout on a login page into its 429 page.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out address or account is refused before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "j3d.urls"
@@ -114,7 +124,28 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
-LOGIN_URL = "admin:login"
+# Shop owners log in on /login/ (the admin's login takes staff only) and land on the farm.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "farm"
+LOGOUT_REDIRECT_URL = "login"
+
+# Password guessing (django-axes, on every door that checks a password: /login/, the admin's
+# login and POST /api/auth/token/): after AXES_FAILURE_LIMIT failures from one client address, or
+# for one account, further attempts answer 429 until AXES_COOLOFF_TIME has passed without one.
+# A success resets the account's count. Locked-out attempts are listed in the admin.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = env.float("LOGIN_COOLOFF_HOURS", default=0.25)
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "j3d.views.locked_out"
+# The client address is REMOTE_ADDR unless TRUSTED_PROXY_COUNT proxies in front of J3D append to
+# X-Forwarded-For; trusting that header without a proxy would let a client pick its address.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT:
+    AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["REMOTE_ADDR"]
 
 # Secrets at rest (printer access codes, cloud tokens) are encrypted with this key. Without it
 # the key is derived from SECRET_KEY, so rotating SECRET_KEY then needs FIELD_ENCRYPTION_KEY set
@@ -143,9 +174,17 @@ REST_FRAMEWORK = {
     # The integration guide shows money and weights as JSON numbers, not strings.
     "COERCE_DECIMAL_TO_STRING": False,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 
-SIMPLE_JWT = {"UPDATE_LAST_LOGIN": True}
+SIMPLE_JWT = {
+    # The token view sends user_logged_in, whose receiver updates last_login (see j3d/api.py).
+    "UPDATE_LAST_LOGIN": False,
+    # Each refresh returns a new refresh token and blacklists the one used, so a stolen refresh
+    # token works once at most and its reuse is refused (401).
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "J3D API",

@@ -1,5 +1,7 @@
 """django-q2 tasks for the event log: thin doors onto j3d.services (safe to run twice)."""
 
+from django.core.management import call_command
+
 from j3d import services
 
 
@@ -16,3 +18,10 @@ def events_sweep() -> int:
 def events_prune() -> int:
     """Daily: drop handled events older than EVENTS_RETENTION_DAYS."""
     return services.events_prune()
+
+
+def logins_prune() -> None:
+    """Daily: drop refresh tokens that expired anyway (with their blacklist rows) and login
+    records older than 30 days; both tables grow with every login."""
+    call_command("flushexpiredtokens")
+    call_command("axes_reset_logs", age=30)

@@ -1,10 +1,11 @@
 """URL map. Every API path answers with and without a trailing slash; clients of the guide vary."""
 
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from j3d.api import TokenObtainView, TokenRefreshView
 from j3d.lib.api import DocsView, NoRouteView, OptionalSlashRouter
 from notifications.api import NotificationSettingsView
 from orders.api import EtsySyncView, OrderViewSet, ProductProfileViewSet
@@ -26,7 +27,7 @@ router.register("product-profiles", ProductProfileViewSet, basename="product-pro
 ID = r"(?P<id>[^/]+)"
 
 api = [
-    re_path(r"^auth/token/?$", TokenObtainPairView.as_view(), name="token"),
+    re_path(r"^auth/token/?$", TokenObtainView.as_view(), name="token"),
     re_path(r"^auth/token/refresh/?$", TokenRefreshView.as_view(), name="token-refresh"),
     re_path(rf"^bambu/materials/{ID}/?$", MaterialsView.as_view(), name="materials"),
     re_path(
@@ -71,6 +72,8 @@ api = [
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include(api)),
     path("", include("printers.urls")),
 ]

@@ -10,10 +10,10 @@ def _printer(user, name: str, serial: str):
 
 
 @pytest.mark.django_db
-def test_farm_page_needs_a_login(client):
+def test_farm_page_sends_a_visitor_to_the_owners_login_page(client):
     response = client.get("/")
     assert response.status_code == 302
-    assert "/admin/login/" in response["Location"]
+    assert response["Location"] == "/login/?next=/"
 
 
 @pytest.mark.django_db
