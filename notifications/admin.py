@@ -1,18 +1,15 @@
 from django.contrib import admin
 
 from notifications.models import PrintNotification
-from printers.admin import PrinterAdmin
 
 
 class PrintNotificationInline(admin.StackedInline):
+    """A printer's settings on its page (assembled in j3d/admin.py)."""
+
     model = PrintNotification
     extra = 0
     max_num = 1
     exclude = ["user"]
-
-
-# printers cannot import notifications (it sits below), so the settings join its page from here.
-PrinterAdmin.inlines = [*PrinterAdmin.inlines, PrintNotificationInline]
 
 
 @admin.register(PrintNotification)

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from j3d.lib.validation import save_validated
 from notifications.models import PrintNotification
 from printers.models import Printer
 
@@ -22,9 +23,4 @@ def notification_settings_get(*, printer: Printer) -> PrintNotification:
 
 @transaction.atomic
 def notification_settings_update(*, printer: Printer, **fields: Any) -> PrintNotification:
-    settings = notification_settings_get(printer=printer)
-    for name, value in fields.items():
-        setattr(settings, name, value)
-    settings.full_clean()
-    settings.save()
-    return settings
+    return save_validated(notification_settings_get(printer=printer), **fields)

@@ -3,7 +3,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from orders.models import Order, OrderItem, ProductProfile
+from orders.models import OrderItem, ProductProfile
 from orders.services import product_profile_save
 
 
@@ -13,7 +13,7 @@ class OrderItemInline(admin.TabularInline):
     autocomplete_fields = ["product_profile"]
 
 
-@admin.register(Order)
+# Registered in j3d/admin.py, with the actions of the apps above orders.
 class OrderAdmin(admin.ModelAdmin):
     list_display = [
         "order_number",

@@ -1,5 +1,6 @@
 """Orders (from Etsy or typed in), their items, and the product profiles that say how to print."""
 
+import json
 import re
 from decimal import Decimal
 from pathlib import PurePosixPath
@@ -12,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 
 from j3d.lib import limits
+from j3d.lib.constraints import FieldUniqueConstraint
 from j3d.lib.limits import between, between_q
 from j3d.lib.ownership import OwnedQuerySet, linked, validate_same_owner
 from j3d.lib.slicefile import SliceFileError, read_sliced_file
@@ -63,6 +65,14 @@ def validate_print_file(value: Any) -> None:
 currency_validator = RegexValidator(
     r"^[A-Za-z]{3}\Z", "Use a 3-letter ISO currency code like USD.", code="invalid_currency"
 )
+
+
+def validate_variations(value: object) -> None:
+    if not isinstance(value, list | dict):
+        raise ValidationError("Variations are a JSON list or object.")
+    # PostgreSQL's jsonb cannot hold a NUL character (text fields refuse it already).
+    if "\\u0000" in json.dumps(value):
+        raise ValidationError("Null characters are not allowed.")
 
 
 class ProductProfile(models.Model):
@@ -145,8 +155,10 @@ class ProductProfile(models.Model):
     class Meta:
         ordering = ["name", "id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["user", "name"], name="orders_productprofile_name_per_user"
+            FieldUniqueConstraint(
+                fields=["user", "name"],
+                name="orders_productprofile_name_per_user",
+                violation_error_message="You already have a product profile with this name.",
             ),
             models.CheckConstraint(
                 condition=between_q("nozzle_temp", 0, limits.MAX_NOZZLE_TEMP),
@@ -257,6 +269,9 @@ class Order(models.Model):
     def __str__(self) -> str:
         return f"Order #{self.order_number}"
 
+    def clean(self) -> None:
+        self.currency = self.currency.upper()
+
 
 class OrderItem(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
@@ -270,7 +285,7 @@ class OrderItem(models.Model):
         default=Decimal(0),
         validators=between(Decimal(0), limits.MAX_MONEY),
     )
-    variations = models.JSONField(default=list, blank=True)
+    variations = models.JSONField(default=list, blank=True, validators=[validate_variations])
     personalization = models.TextField(blank=True)
     product_profile = models.ForeignKey(
         ProductProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="order_items"

@@ -1,13 +1,12 @@
 """API shapes of orders, their items and product profiles."""
 
-import json
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from j3d.lib.serializers import ModelSerializer
-from orders.models import Order, OrderItem, ProductProfile
+from orders.models import Order, OrderItem, ProductProfile, validate_variations
 
 
 class ProfileFilamentSerializer(serializers.Serializer):
@@ -56,16 +55,9 @@ class ProductProfileSerializer(ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
-        # Name uniqueness per owner is checked in validate_name, which knows the owner.
+        # The name once per owner is ProductProfile's constraint, reported under "name" by the
+        # service's full_clean().
         validators: list = []
-
-    def validate_name(self, value: str) -> str:
-        others = ProductProfile.objects.filter(user=self.context["request"].user, name=value)
-        if self.instance is not None:
-            others = others.exclude(pk=self.instance.pk)
-        if others.exists():
-            raise serializers.ValidationError("You already have a product profile with this name.")
-        return value
 
 
 class ProductProfileJSONSerializer(ProductProfileSerializer):
@@ -87,7 +79,7 @@ class ProductProfileRefField(serializers.PrimaryKeyRelatedField):
 
 
 class OrderItemSerializer(ModelSerializer):
-    variations = VariationsField(required=False)
+    variations = VariationsField(required=False, validators=[validate_variations])
     product_profile_id = ProductProfileRefField(
         source="product_profile", allow_null=True, required=False
     )
@@ -106,14 +98,6 @@ class OrderItemSerializer(ModelSerializer):
             "product_profile_id",
         ]
         read_only_fields = ["id"]
-
-    def validate_variations(self, value: Any) -> Any:
-        if not isinstance(value, list | dict):
-            raise serializers.ValidationError("Variations are a JSON list or object.")
-        # PostgreSQL's jsonb cannot hold a NUL character (text fields refuse it in DRF already).
-        if "\\u0000" in json.dumps(value):
-            raise serializers.ValidationError("Null characters are not allowed.")
-        return value
 
 
 class OrderSerializer(ModelSerializer):
@@ -140,11 +124,3 @@ class OrderSerializer(ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "source", "external_id", "created_at", "updated_at"]
-
-    def validate_items(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        if not value:
-            raise serializers.ValidationError("An order needs at least one item.")
-        return value
-
-    def validate_currency(self, value: str) -> str:
-        return value.upper()

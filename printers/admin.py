@@ -66,7 +66,7 @@ class PrinterStatusInline(admin.StackedInline):
     fields = readonly_fields
 
 
-@admin.register(Printer)
+# Registered in j3d/admin.py, with the inlines of the apps above printers.
 class PrinterAdmin(admin.ModelAdmin):
     form = PrinterAdminForm
     list_display = [

@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from cryptography import x509
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -10,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from j3d.lib import limits
+from j3d.lib.constraints import FieldUniqueConstraint
 from j3d.lib.crypto import EncryptedTextField
 from j3d.lib.limits import between, between_q
 from j3d.lib.ownership import OwnedQuerySet, linked, validate_same_owner
@@ -20,6 +22,7 @@ from j3d.lib.ownership import OwnedQuerySet, linked, validate_same_owner
 AMS_SLOTS = range(0, 16)
 AMS_HT_SLOTS = range(128, 136)
 EXTERNAL_SLOTS = (254, 255)
+SLOT_TAKEN = "This slot of the printer already holds a material; update or unload it."
 SLOT_HELP = "0-15 for AMS trays (unit x 4 + tray), 128-135 for AMS HT units, 254/255 external spool"
 
 
@@ -49,6 +52,14 @@ serial_validator = RegexValidator(
     "A serial number is 1-32 letters, digits, '-' or '_'.",
     code="invalid_serial",
 )
+
+
+def validate_pem_certificates(value: str) -> None:
+    if value.strip():
+        try:
+            x509.load_pem_x509_certificates(value.encode())
+        except ValueError:
+            raise ValidationError("Paste the CA certificate in PEM form.") from None
 
 
 def claim_for_printer_owner(row: models.Model) -> None:
@@ -105,7 +116,11 @@ class Printer(models.Model):
     tls_verify = models.BooleanField(
         default=False, help_text="Verify the printer's certificate (needs the CA below)"
     )
-    ca_cert = models.TextField(blank=True, help_text="PEM certificate of the printer's CA")
+    ca_cert = models.TextField(
+        blank=True,
+        validators=[validate_pem_certificates],
+        help_text="PEM certificate of the printer's CA",
+    )
     enabled = models.BooleanField(default=True)
     # What an hour of this printer costs (wear, depreciation, the operator's share); blank takes
     # the farm's default (scheduling's FarmSettings). Watts: its average draw while printing.
@@ -131,8 +146,10 @@ class Printer(models.Model):
     class Meta:
         ordering = ["name", "id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["user", "serial"], name="printers_printer_serial_per_user"
+            FieldUniqueConstraint(
+                fields=["user", "serial"],
+                name="printers_printer_serial_per_user",
+                violation_error_message="You already have a printer with this serial number.",
             ),
             models.CheckConstraint(
                 condition=Q(mqtt_port__gte=1, mqtt_port__lte=65535),
@@ -156,16 +173,23 @@ class Printer(models.Model):
         return f"{self.name} ({self.model} {self.serial})"
 
     def clean(self) -> None:
-        if self.connection_type == self.ConnectionType.LAN:
-            errors = {}
-            if not self.host:
-                errors["host"] = "A LAN printer needs its IP address or host name."
-            if not self.access_code:
-                errors["access_code"] = "A LAN printer needs its access code."
-            if errors:
-                raise ValidationError(errors)
-        if self.tls_verify and not self.ca_cert:
-            raise ValidationError({"ca_cert": "Verifying the printer's certificate needs its CA."})
+        """How J3D reaches the printer: a LAN printer by its host and access code, a cloud printer
+        by the owner's Bambu Cloud uid and token; verifying its certificate needs the CA."""
+        if self.connection_type == self.ConnectionType.CLOUD:
+            needed = {
+                "cloud_user_id": "A cloud printer needs the Bambu Cloud user id.",
+                "cloud_token": "A cloud printer needs a Bambu Cloud access token.",
+            }
+        else:
+            needed = {
+                "host": "A LAN printer needs its IP address or host name.",
+                "access_code": "A LAN printer needs its access code (on its screen).",
+            }
+        errors = {name: message for name, message in needed.items() if not getattr(self, name)}
+        if self.tls_verify and not self.ca_cert.strip():
+            errors["ca_cert"] = "Verifying the printer's certificate needs its CA certificate."
+        if errors:
+            raise ValidationError(errors)
 
 
 class PrinterStatus(models.Model):
@@ -181,6 +205,10 @@ class PrinterStatus(models.Model):
         SLICING = "slicing"
         OFFLINE = "offline"
         UNKNOWN = "unknown"
+
+    # The printer has a job on its plate and refuses a new one ("device busy"); the one list,
+    # used by the dispatcher and the planner.
+    BUSY_STATES = frozenset({State.PREPARE, State.RUNNING, State.PAUSE, State.SLICING})
 
     printer = models.OneToOneField(Printer, on_delete=models.CASCADE, related_name="status")
     state = models.CharField(max_length=16, choices=State.choices, default=State.UNKNOWN)
@@ -246,8 +274,10 @@ class BambuMaterial(models.Model):
     class Meta:
         ordering = ["printer_id", "slot"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["printer", "slot"], name="printers_bambumaterial_one_per_slot"
+            FieldUniqueConstraint(
+                fields=["printer", "slot"],
+                name="printers_bambumaterial_one_per_slot",
+                violation_error_message=SLOT_TAKEN,
             ),
             models.CheckConstraint(
                 condition=valid_slot_q("slot"), name="printers_bambumaterial_slot_valid"
@@ -280,9 +310,6 @@ class BambuMaterial(models.Model):
 
 
 class PrinterLeaseQuerySet(models.QuerySet):
-    def held_by(self, holder: str) -> "PrinterLeaseQuerySet":
-        return self.filter(holder=holder, expires_at__gt=timezone.now())
-
     def claimable_by(self, holder: str, now) -> "PrinterLeaseQuerySet":
         """Free, expired, or already ours: the condition of the claiming UPDATE."""
         return self.filter(Q(holder="") | Q(holder=holder) | Q(expires_at__lt=now))

@@ -8,10 +8,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from j3d.lib.errors import DomainError
-from orders.admin import OrderAdmin
 from printers.models import Printer
 from scheduling.models import FarmSettings, MaterialUse, PrintRecord, ScheduledPrint
-from scheduling.services.jobs import job_update, schedule_order_prints
+from scheduling.services.jobs import job_update, order_schedule_prints
 
 
 class PrinterActionForm(ActionForm):
@@ -72,6 +71,7 @@ class ScheduledPrintAdmin(admin.ModelAdmin):
         _apply(self, request, queryset, printer=printer)
 
 
+# An action of the order page (assembled in j3d/admin.py).
 @admin.action(description="Schedule prints on the printer chosen above")
 def schedule_prints(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
     printer = _chosen_printer(request)
@@ -80,17 +80,12 @@ def schedule_prints(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset
         return
     for order in queryset:
         try:
-            jobs = schedule_order_prints(order.user_id, order.id, printer.id)
+            jobs = order_schedule_prints(order=order, printer=printer)
             modeladmin.message_user(
                 request, f"{order}: {len(jobs)} job(s) queued.", messages.SUCCESS
             )
         except (DomainError, ValidationError) as error:
             modeladmin.message_user(request, f"{order}: {error}", messages.WARNING)
-
-
-# orders cannot import scheduling (it sits below), so the action joins the order admin from here.
-OrderAdmin.action_form = PrinterActionForm
-OrderAdmin.actions = [*(OrderAdmin.actions or []), schedule_prints]
 
 
 class MaterialUseInline(admin.TabularInline):

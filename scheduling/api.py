@@ -19,7 +19,7 @@ from scheduling.serializers import (
     ScheduleOrderSerializer,
     StatusFilterSerializer,
 )
-from scheduling.services.jobs import job_cancel, job_create, job_update, schedule_order_prints
+from scheduling.services.jobs import job_cancel, job_create, job_update, order_schedule_prints
 
 
 class JobViewMixin:
@@ -123,10 +123,11 @@ class OrderSchedulePrintsView(generics.GenericAPIView):
         order = get_owned_or_404(Order.objects.all(), request.user, order_id)
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        jobs = schedule_order_prints(
-            user_id=request.user.id,
-            order_id=order.id,
-            printer_id=serializer.validated_data["printer_id"],
+        jobs = order_schedule_prints(
+            order=order,
+            printer=get_owned_or_404(
+                Printer.objects.all(), request.user, serializer.validated_data["printer_id"]
+            ),
             material_type=serializer.validated_data.get("material_type") or None,
             start_offset_minutes=serializer.validated_data["start_offset_minutes"],
         )

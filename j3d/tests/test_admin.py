@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 
-from j3d.lib.testing import ACCESS_CODE, make_job, make_material, make_order, make_printer
+from j3d.tests.factories import ACCESS_CODE, make_job, make_material, make_order, make_printer
 from printers.admin import PrinterAdminForm
 from printers.models import Printer
 from scheduling.models import ScheduledPrint
@@ -147,3 +147,18 @@ def test_a_material_added_on_the_printer_page_belongs_to_the_printers_owner(
 
     assert response.status_code == 302, response.content.decode()[-3000:]
     assert printer.materials.get(slot=5).user == owner
+
+
+def test_cross_app_pages_are_assembled_in_one_place_not_patched_into_the_lower_apps():
+    from django.contrib import admin
+
+    from notifications.admin import PrintNotificationInline
+    from orders import admin as orders_admin
+    from orders.models import Order
+    from printers import admin as printers_admin
+    from scheduling.admin import schedule_prints
+
+    assert PrintNotificationInline not in printers_admin.PrinterAdmin.inlines
+    assert schedule_prints not in (orders_admin.OrderAdmin.actions or [])
+    assert PrintNotificationInline in admin.site._registry[Printer].inlines
+    assert schedule_prints in admin.site._registry[Order].actions

@@ -13,7 +13,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from rest_framework.test import APIClient
 
-from j3d.lib.testing import make_job, make_material, make_order, make_printer, make_profile
+from j3d.tests.factories import make_job, make_material, make_order, make_printer, make_profile
 from notifications.models import PrintNotification
 from orders.models import Order, OrderItem, ProductProfile
 from printers.models import BambuMaterial, Printer, PrinterStatus

@@ -19,9 +19,9 @@ from django.utils import timezone
 from django_q.models import OrmQ
 
 from j3d import events
-from j3d.lib.testing import make_job, make_printer
 from j3d.models import Event
 from j3d.services import event_handle, events_claim, events_handle, events_sweep, retry_delay
+from j3d.tests.factories import make_job, make_printer
 from printers.models import PrinterStatus
 from scheduling.models import ScheduledPrint
 

@@ -16,8 +16,8 @@ from django.db import connection
 from django_q.models import OrmQ
 
 from j3d import events
-from j3d.lib.testing import make_job, make_printer
 from j3d.models import Event
+from j3d.tests.factories import make_job, make_printer
 from scheduling.models import ScheduledPrint
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import DataError, IntegrityError, transaction
 
 from j3d.lib import limits
-from j3d.lib.testing import make_job, make_material, make_order, make_printer, make_profile
+from j3d.tests.factories import make_job, make_material, make_order, make_printer, make_profile
 from orders.models import OrderItem
 from orders.services import order_create_manual
 from scheduling.services import jobs as jobs_service

@@ -21,7 +21,7 @@ from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from j3d.lib.testing import make_job, make_material, make_order, make_printer, make_profile
+from j3d.tests.factories import make_job, make_material, make_order, make_printer, make_profile
 from j3d.wsgi import application
 from notifications.models import PrintNotification
 

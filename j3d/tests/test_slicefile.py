@@ -8,7 +8,7 @@ import pytest
 
 from j3d.lib import slicefile
 from j3d.lib.slicefile import SliceFileError, read_sliced_file
-from j3d.lib.testing import sliced_3mf
+from j3d.tests.factories import sliced_3mf
 
 # slice_info.config as Bambu Studio 2.2 writes it (bbs_3mf.cpp,
 # _add_slice_info_config_file_to_archive): two plates, a filament colour with an alpha byte.

@@ -2,7 +2,7 @@
 
 import pytest
 
-from j3d.lib.testing import make_printer
+from j3d.tests.factories import make_printer
 from notifications.models import PrintNotification
 
 pytestmark = pytest.mark.django_db

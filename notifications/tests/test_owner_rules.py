@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from j3d.lib.testing import make_printer
+from j3d.tests.factories import make_printer
 from notifications.models import PrintNotification
 from notifications.services import notification_settings_update
 

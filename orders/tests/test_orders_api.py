@@ -2,7 +2,7 @@
 
 import pytest
 
-from j3d.lib.testing import make_order, make_profile
+from j3d.tests.factories import make_order, make_profile
 from orders.models import Order, OrderItem
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from j3d.lib.testing import make_profile
+from j3d.tests.factories import make_profile
 from orders.models import Order
 from orders.services import order_create_manual
 

@@ -3,7 +3,7 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from j3d.lib.testing import make_profile, sliced_3mf
+from j3d.tests.factories import make_profile, sliced_3mf
 from orders.models import ProductProfile
 
 pytestmark = pytest.mark.django_db

@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from j3d.lib.validation import save_validated
 from printers.bambu.commands import (
     DEVELOPER_MODE_REQUIRED_MESSAGE,
     Command,
@@ -62,12 +63,10 @@ def command_enqueue(
 ) -> PrinterCommand:
     """Queue a command for ``printer``; refresh asks for a full report (pushall)."""
     clean = _validate(action, params or {})
-    command = PrinterCommand(
-        printer=printer, user_id=user.pk if user else printer.user_id, action=action, params=clean
+    owner_id = user.pk if user else printer.user_id
+    return save_validated(
+        PrinterCommand(printer=printer, user_id=owner_id, action=action, params=clean)
     )
-    command.full_clean()
-    command.save()
-    return command
 
 
 def command_build(*, command: PrinterCommand, builder: CommandBuilder) -> Command:

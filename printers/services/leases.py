@@ -76,45 +76,6 @@ def leases_claim(
     )
 
 
-def lease_claim(
-    *, printer_id: int, holder: str, seconds: int | None = None, now: datetime | None = None
-) -> bool:
-    """Claim one printer's lease; True when the conditional UPDATE changed exactly our row."""
-    now = now or timezone.now()
-    _ensure_rows([printer_id])
-    expires = now + timedelta(seconds=seconds or lease_seconds())
-    updated = (
-        PrinterLease.objects.filter(printer_id=printer_id)
-        .claimable_by(holder, now)
-        .update(holder=holder, expires_at=expires, updated_at=now)
-    )
-    return updated == 1
-
-
-def leases_renew(
-    *,
-    printer_ids: Iterable[int],
-    holder: str,
-    seconds: int | None = None,
-    now: datetime | None = None,
-) -> set[int]:
-    """Extend the leases ``holder`` still has; returns them (a lease lost to expiry is missing)."""
-    ids = list(printer_ids)
-    if not ids:
-        return set()
-    now = now or timezone.now()
-    expires = now + timedelta(seconds=seconds or lease_seconds())
-    # Only rows still carrying our name: an expired lease someone else took is not taken back.
-    PrinterLease.objects.filter(printer_id__in=ids, holder=holder).update(
-        expires_at=expires, updated_at=now
-    )
-    return set(
-        PrinterLease.objects.filter(
-            printer_id__in=ids, holder=holder, expires_at=expires
-        ).values_list("printer_id", flat=True)
-    )
-
-
 def leases_release(*, holder: str, printer_ids: Iterable[int] | None = None) -> int:
     """Give leases back at once (clean shutdown, printer disabled); returns how many."""
     leases = PrinterLease.objects.filter(holder=holder)

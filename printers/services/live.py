@@ -31,8 +31,6 @@ from printers.models import (
 
 logger = logging.getLogger(__name__)
 
-ACTIVE_STATES = frozenset({"prepare", "running", "pause", "slicing"})
-ENDED_STATES = frozenset({"finish", "failed"})
 # What a person notices on the farm page: these force an immediate write; everything else
 # (temperatures, progress, fans, Wi-Fi) waits for the periodic write.
 NOTABLE_KEYS = (

@@ -4,15 +4,14 @@ from typing import Any
 
 from django.db import transaction
 
+from j3d.lib.validation import save_validated
 from printers.models import Printer, PrinterStatus
 
 
 @transaction.atomic
 def printer_create(*, user: Any, **fields: Any) -> Printer:
     """Create a printer with an empty live status row (the link fills it)."""
-    printer = Printer(user=user, **fields)
-    printer.full_clean()
-    printer.save()
+    printer = save_validated(Printer(user=user, **fields))
     PrinterStatus.objects.create(printer=printer)
     return printer
 
@@ -20,8 +19,4 @@ def printer_create(*, user: Any, **fields: Any) -> Printer:
 @transaction.atomic
 def printer_update(*, printer: Printer, **fields: Any) -> Printer:
     """Change a printer's settings; secrets left out of `fields` keep their stored value."""
-    for name, value in fields.items():
-        setattr(printer, name, value)
-    printer.full_clean()
-    printer.save()
-    return printer
+    return save_validated(printer, **fields)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from j3d import events
-from j3d.lib.testing import make_material, make_printer
+from j3d.tests.factories import make_material, make_printer
 from printers.link import CLOUD_HOST, printer_endpoint
 from printers.models import BambuMaterial
 from printers.services.live import material_sync_from_report, status_transitions

@@ -10,13 +10,7 @@ from django.utils import timezone
 
 from printers.bambu.mqtt import LinkState
 from printers.models import PrinterLease, PrinterStatus
-from printers.services.leases import (
-    lease_claim,
-    leases_claim,
-    leases_release,
-    leases_renew,
-    printers_unleased,
-)
+from printers.services.leases import leases_claim, leases_release, printers_unleased
 from printers.tests.fixtures_link import *  # noqa: F403
 from printers.tests.fixtures_link import FakePrinter, make_printer, wait_until
 
@@ -25,12 +19,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_a_held_lease_cannot_be_claimed_until_it_expires(owner, mqtt_broker):
     printer = make_printer(owner, mqtt_broker, "LEASE01")
-    now = timezone.now()
-    assert lease_claim(printer_id=printer.pk, holder="a", seconds=30, now=now) is True
-    assert lease_claim(printer_id=printer.pk, holder="b", seconds=30, now=now) is False
+    ids, now = [printer.pk], timezone.now()
+    assert leases_claim(printer_ids=ids, holder="a", seconds=30, now=now) == {printer.pk}
+    assert leases_claim(printer_ids=ids, holder="b", seconds=30, now=now) == set()
     later = now + timedelta(seconds=31)
-    assert lease_claim(printer_id=printer.pk, holder="b", seconds=30, now=later) is True
-    assert leases_renew(printer_ids=[printer.pk], holder="a", now=later) == set()
+    assert leases_claim(printer_ids=ids, holder="b", seconds=30, now=later) == {printer.pk}
     assert PrinterLease.objects.get(printer=printer).holder == "b"
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from j3d.lib.testing import make_material, make_printer
+from j3d.tests.factories import make_material, make_printer
 from printers.models import BambuMaterial
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from j3d.lib.testing import make_material, make_printer
+from j3d.tests.factories import make_material, make_printer
 from printers.models import BambuMaterial, PrinterCommand
 from printers.services.commands import command_enqueue
 from printers.services.materials import material_update

@@ -3,7 +3,7 @@
 import pytest
 from django.db import connection
 
-from j3d.lib.testing import ACCESS_CODE, make_material, make_printer
+from j3d.tests.factories import ACCESS_CODE, make_material, make_printer
 from printers.models import Printer, PrinterStatus
 
 pytestmark = pytest.mark.django_db

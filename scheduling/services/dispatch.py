@@ -29,7 +29,6 @@ from scheduling.services.jobs import job_move
 
 logger = logging.getLogger(__name__)
 
-BUSY_STATES = frozenset({"prepare", "running", "pause", "slicing"})
 _ID_MODULUS = 2**31 - 1  # the printer may read ids as int32 (§5.4, BDY #1042)
 # A dispatched job that has not started within this long (upload failed, printer refused) no
 # longer blocks the printer for the next dispatch.
@@ -77,7 +76,7 @@ def job_dispatch(*, job: ScheduledPrint, printer: Printer) -> ScheduledPrint:
     if in_flight.exists():
         raise Conflict("A job is already being sent to this printer; wait until it starts.")
     state = PrinterStatus.objects.filter(printer=printer).values_list("state", flat=True).first()
-    if state in BUSY_STATES:
+    if state in PrinterStatus.BUSY_STATES:
         raise Conflict(f"The printer is busy ({state}); wait until it is idle or finished.")
     task_id, subtask_id = _mint_ids()
     job.printer = printer

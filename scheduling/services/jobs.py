@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from j3d.lib import limits
 from j3d.lib.errors import Conflict, NotFound
+from j3d.lib.validation import save_validated
 from orders.models import Order, OrderItem, ProductProfile
 from printers.models import BambuMaterial, Printer
 from scheduling.models import ScheduledPrint
@@ -33,10 +34,7 @@ def job_create(*, user: Any, printer: Printer | None, **fields: Any) -> Schedule
     status = fields.get("status", Status.QUEUED)
     if status not in ScheduledPrint.WAITING:
         raise ValidationError({"status": "A new job starts as 'queued' or 'scheduled'."})
-    job = ScheduledPrint(user=user, printer=printer, **fields)
-    job.full_clean()
-    job.save()
-    return job
+    return save_validated(ScheduledPrint(user=user, printer=printer), **fields)
 
 
 @transaction.atomic
@@ -45,10 +43,7 @@ def job_update(*, job: ScheduledPrint, **fields: Any) -> ScheduledPrint:
     and changes nothing)."""
     job = ScheduledPrint.objects.select_for_update().get(pk=job.pk)
     target = fields.pop("status", None)
-    for name, value in fields.items():
-        setattr(job, name, value)
-    job.full_clean()
-    job.save()
+    save_validated(job, **fields)
     if target is not None:
         job_move(job=job, to=target, reason=fields.get("failed_reason") or "")
     return job
@@ -134,10 +129,10 @@ def job_cancel(*, job: ScheduledPrint) -> ScheduledPrint:
     return job
 
 
-def schedule_order_prints(
-    user_id: int,
-    order_id: int,
-    printer_id: int,
+def order_schedule_prints(
+    *,
+    order: Order,
+    printer: Printer,
     material_type: str | None = None,
     start_offset_minutes: int = 0,
 ) -> list[ScheduledPrint]:
@@ -146,7 +141,8 @@ def schedule_order_prints(
     Settings come from the item's product profile (its own link, else by Etsy listing id, SKU,
     then name) or the defaults. Priorities run 10, 9, 8... (never below 1). The first job starts
     at now + offset (no fixed start when the offset is 0); each next one after the previous one's
-    duration plus a changeover. An order that still has unfinished jobs is a Conflict.
+    duration plus a changeover. An order that still has unfinished jobs is a Conflict; a printer
+    of another owner is refused by ScheduledPrint.clean().
     """
     if isinstance(start_offset_minutes, bool) or not isinstance(start_offset_minutes, int):
         raise ValidationError({"start_offset_minutes": "A whole number of minutes."})
@@ -155,8 +151,7 @@ def schedule_order_prints(
             {"start_offset_minutes": f"From 0 to {limits.MAX_START_OFFSET_MINUTES} (a year)."}
         )
     with transaction.atomic():
-        order = _owned(Order.objects.select_for_update(), user_id, order_id, "order")
-        printer = _owned(Printer.objects.all(), user_id, printer_id, "printer")
+        order = Order.objects.select_for_update().get(pk=order.pk)
         if order.status == Order.Status.CANCELLED:
             raise Conflict(f"Order #{order.order_number} is cancelled.")
         if ScheduledPrint.objects.filter(order=order).unfinished().exists():
@@ -167,7 +162,7 @@ def schedule_order_prints(
         items = list(order.items.select_related("product_profile"))
         if not items:
             raise ValidationError({"order_id": f"Order #{order.order_number} has no items."})
-        match = _profile_matcher(user_id)
+        match = _profile_matcher(order.user_id)
         slots = _loaded_slots(printer)
         now = timezone.now()
         cursor = now + timedelta(minutes=start_offset_minutes)
@@ -182,6 +177,24 @@ def schedule_order_prints(
         for job in jobs:
             job.full_clean()
         return ScheduledPrint.objects.bulk_create(jobs)
+
+
+def schedule_order_prints(
+    user_id: int,
+    order_id: int,
+    printer_id: int,
+    material_type: str | None = None,
+    start_offset_minutes: int = 0,
+) -> list[ScheduledPrint]:
+    """The integration guide's name and signature for order_schedule_prints (kept because the
+    guide tells integrators to call it): ids of `user_id`'s own order and printer, another
+    owner's or a missing one is NotFound."""
+    return order_schedule_prints(
+        order=_owned(Order.objects.all(), user_id, order_id, "order"),
+        printer=_owned(Printer.objects.all(), user_id, printer_id, "printer"),
+        material_type=material_type,
+        start_offset_minutes=start_offset_minutes,
+    )
 
 
 def _owned(queryset: Any, user_id: int, pk: Any, noun: str) -> Any:

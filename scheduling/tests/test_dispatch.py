@@ -15,7 +15,7 @@ from django_q.conf import Conf
 
 from j3d import events
 from j3d.lib.mosquitto import MosquittoBroker
-from j3d.lib.testing import make_job, make_material, make_profile
+from j3d.tests.factories import make_job, make_material, make_profile
 from printers.bambu.mqtt import LinkState
 from printers.bambu.simulator import SimulatedPrinter
 from printers.models import BambuMaterial, PrinterCommand, PrinterStatus

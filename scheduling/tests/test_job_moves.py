@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from j3d.lib.errors import Conflict
-from j3d.lib.testing import make_job, make_printer
+from j3d.tests.factories import make_job, make_printer
 from scheduling.models import ScheduledPrint
 from scheduling.services import jobs as jobs_service
 from scheduling.services.dispatch import job_follow_failed, job_follow_finished

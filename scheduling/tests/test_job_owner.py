@@ -4,10 +4,16 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 
-from j3d.lib.testing import make_job, make_order, make_printer, make_profile
+from j3d.lib.errors import NotFound
+from j3d.tests.factories import make_job, make_order, make_printer, make_profile
 from scheduling.models import ScheduledPrint
 from scheduling.services.dispatch import job_dispatch
-from scheduling.services.jobs import job_create, job_update
+from scheduling.services.jobs import (
+    job_create,
+    job_update,
+    order_schedule_prints,
+    schedule_order_prints,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -97,3 +103,18 @@ def test_job_dispatch_to_another_owners_printer_is_refused(owner, theirs, settin
     assert "printer" in error.value.message_dict
     job.refresh_from_db()
     assert job.printer_id is None and job.printer_subtask_id == ""
+
+
+def test_scheduling_an_order_on_another_owners_printer_is_refused(owner, theirs):
+    order = make_order(owner)
+
+    with pytest.raises(ValidationError) as error:
+        order_schedule_prints(order=order, printer=theirs["printer"])
+
+    assert "printer" in error.value.message_dict
+    assert not ScheduledPrint.objects.exists()
+
+
+def test_the_guides_alias_refuses_another_owners_printer_as_not_found(owner, theirs):
+    with pytest.raises(NotFound):
+        schedule_order_prints(owner.id, make_order(owner).id, theirs["printer"].id)

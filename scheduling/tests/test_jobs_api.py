@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from j3d.lib.testing import make_job, make_order, make_printer
+from j3d.tests.factories import make_job, make_order, make_printer
 from scheduling.models import ScheduledPrint
 
 pytestmark = pytest.mark.django_db

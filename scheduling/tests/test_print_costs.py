@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from j3d.lib.testing import make_job, make_material, make_order, make_printer, make_profile
+from j3d.tests.factories import make_job, make_material, make_order, make_printer, make_profile
 from printers.models import PrinterStatus
 from scheduling.models import FarmSettings, MaterialUse, PrintRecord, ScheduledPrint
 from scheduling.services.costs import print_record_finish, print_record_start

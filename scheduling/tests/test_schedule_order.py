@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
 from j3d.lib.errors import Conflict, NotFound
-from j3d.lib.testing import make_material, make_order, make_printer, make_profile
+from j3d.tests.factories import make_material, make_order, make_printer, make_profile
 from scheduling.models import ScheduledPrint
 from scheduling.services import jobs as jobs_service
 from scheduling.services.jobs import schedule_order_prints

@@ -1,6 +1,7 @@
 """Row factories for tests: the smallest valid printer, material, order, profile and job.
 
-Each takes the owner and keyword overrides; nothing here is used outside tests.
+Each takes the owner and keyword overrides. They write rows directly (no service, no full_clean),
+so a test can set up any state, including ones the services refuse.
 """
 
 import io
