@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from j3d import events
 from j3d.lib import limits
 from j3d.lib.errors import Conflict, NotFound
 from j3d.lib.validation import save_validated
@@ -53,15 +54,15 @@ def job_move(*, job: ScheduledPrint, to: str, by: str = Actor.PERSON, reason: st
     """Move `job` to status `to` if ScheduledPrint.MOVES lets `by` make that move; True when this
     call moved it, False when the job already was in `to` (so a replayed event changes nothing).
 
-    A refused move is a Conflict naming it. Race-safe on every database: the UPDATE is conditional
-    on the status the decision was made from and its row count is checked, so of two concurrent
-    moves one wins and the other is decided again from the new status. `job` is left holding the
-    stored status and stamps.
+    A move publishes events.JobStatusChanged in its transaction; a refused move is a Conflict
+    naming it. Race-safe on every database: the UPDATE is conditional on the status the decision
+    was made from and its row count is checked, so of two concurrent moves one wins and the other
+    is decided again from the new status. `job` is left holding the stored status and stamps.
     """
     if to not in Status.values:
         raise ValidationError({"status": f"'{to}' is not a job status."})
     for _attempt in range(MOVE_ATTEMPTS):
-        row = ScheduledPrint.objects.filter(pk=job.pk).values("status", "started_at").first()
+        row = ScheduledPrint.objects.filter(pk=job.pk).values(*_MOVE_READS).first()
         if row is None:
             raise NotFound(f"No print job with id {job.pk}.")
         source = row["status"]
@@ -75,10 +76,40 @@ def job_move(*, job: ScheduledPrint, to: str, by: str = Actor.PERSON, reason: st
             moved = ScheduledPrint.objects.filter(pk=job.pk, status=source).update(
                 status=to, **fields
             )
+            if moved:
+                events.publish(_status_changed(job.pk, row, to=to, by=by, reason=reason))
         if moved:
             job.refresh_from_db()
             return True
     raise Conflict("This job's status keeps changing; try again.")
+
+
+_MOVE_READS = (
+    "status",
+    "started_at",
+    "user_id",
+    "printer_id",
+    "order_id",
+    "printer_task_id",
+    "printer_subtask_id",
+)
+
+
+def _status_changed(job_id: int, row: dict[str, Any], **move: str) -> events.JobStatusChanged:
+    """The event of a move, written in its transaction; the printer's ids are those of the
+    attempt the job was on (a reprint clears them)."""
+    return events.JobStatusChanged(
+        user_id=row["user_id"],
+        printer_id=row["printer_id"],
+        job_id=job_id,
+        order_id=row["order_id"],
+        task_id=row["printer_task_id"],
+        subtask_id=row["printer_subtask_id"],
+        from_status=row["status"],
+        to_status=move["to"],
+        by=move["by"],
+        reason=move["reason"],
+    )
 
 
 def _refusal(source: str, target: str, by: str) -> str:

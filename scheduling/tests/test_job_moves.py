@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from j3d.lib.errors import Conflict
+from j3d.models import Event
 from j3d.tests.factories import make_job, make_printer
 from scheduling.models import ScheduledPrint
 from scheduling.services import jobs as jobs_service
@@ -194,3 +195,20 @@ def test_a_refused_move_in_an_update_keeps_the_other_fields(owner, printer):
 
     job.refresh_from_db()
     assert (job.status, job.priority) == (S.COMPLETED, 1)
+
+
+def test_a_move_announces_itself_once_in_its_transaction(owner, printer):
+    job = make_job(owner, printer, status=S.STARTED, started_at=timezone.now())
+    job.printer_subtask_id = "800"
+    job.save()
+
+    job_follow_failed(printer_id=printer.pk, subtask_id="800", reason="clogged")
+    job_follow_failed(printer_id=printer.pk, subtask_id="800", reason="clogged")  # a replay
+    with pytest.raises(Conflict):
+        job_move(job=job, to=S.STARTED)  # refused: announces nothing
+
+    [row] = Event.objects.filter(type="job.status_changed")
+    assert (row.user_id, row.printer_id, row.job_id) == (owner.pk, printer.pk, job.pk)
+    assert row.payload["from_status"] == S.STARTED and row.payload["to_status"] == S.FAILED
+    assert (row.payload["by"], row.payload["reason"]) == (PRINTER, "clogged")
+    assert row.payload["subtask_id"] == "800"
