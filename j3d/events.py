@@ -315,6 +315,8 @@ class EtsyReconnectNeeded(Event):
 
     type: ClassVar[str] = "etsy.reconnect_needed"
     reason: str = ""
+    shop_id: int | None = None
+    shop_name: str = ""
 
 
 # ---- publish and subscribe -----------------------------------------------------------------------

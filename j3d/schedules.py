@@ -19,4 +19,6 @@ SCHEDULES: list[Periodic] = [
     Periodic(name="events-prune", func="j3d.tasks.events_prune", minutes=24 * 60),
     # Expired refresh tokens and old login records.
     Periodic(name="logins-prune", func="j3d.tasks.logins_prune", minutes=24 * 60),
+    # New and changed Etsy receipts of every connected shop (one task per shop).
+    Periodic(name="etsy-sync", func="orders.tasks.etsy_sync_connected_shops", minutes=5),
 ]

@@ -246,6 +246,18 @@ PRINTER_STATUS_WRITE_SECONDS = env.int("PRINTER_STATUS_WRITE_SECONDS", default=5
 PRINTER_MATERIAL_LOW_PCT = env.int("PRINTER_MATERIAL_LOW_PCT", default=10)
 PRINTER_COMMAND_TIMEOUT_SECONDS = env.int("PRINTER_COMMAND_TIMEOUT_SECONDS", default=30)
 
+# Etsy (orders/etsy/): the app's keystring and shared secret from etsy.com/developers/your-apps,
+# the callback registered there, and where Etsy is (tests and the demo point these at a fake).
+ETSY_KEYSTRING = env("ETSY_KEYSTRING", default="")
+ETSY_SHARED_SECRET = env("ETSY_SHARED_SECRET", default="")
+ETSY_REDIRECT_URI = env("ETSY_REDIRECT_URI", default="http://127.0.0.1:8000/etsy/callback")
+ETSY_API_URL = env("ETSY_API_URL", default="https://api.etsy.com")
+ETSY_CONNECT_URL = env("ETSY_CONNECT_URL", default="https://www.etsy.com/oauth/connect")
+# Each incremental sync re-reads this much before its high-water mark (clock skew, late writes).
+ETSY_SYNC_OVERLAP_SECONDS = env.int("ETSY_SYNC_OVERLAP_SECONDS", default=600)
+# First wait after a 5xx from Etsy; it doubles per retry (with jitter).
+ETSY_RETRY_BACKOFF_SECONDS = env.float("ETSY_RETRY_BACKOFF_SECONDS", default=0.5)
+
 # Production hardening; `manage.py check --deploy` is clean when DEBUG is off.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
@@ -263,5 +275,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django": {"level": "WARNING"}},
+    # httpx logs every request line at INFO: a sync would log a line per page.
+    "loggers": {"django": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }

@@ -8,7 +8,15 @@ from drf_spectacular.views import SpectacularAPIView
 from j3d.api import TokenObtainView, TokenRefreshView
 from j3d.lib.api import DocsView, NoRouteView, OptionalSlashRouter
 from notifications.api import NotificationSettingsView
-from orders.api import EtsySyncView, OrderViewSet, ProductProfileViewSet
+from orders.api import (
+    EtsyConnectionView,
+    EtsyConnectView,
+    EtsySyncView,
+    OrderViewSet,
+    ProductProfileViewSet,
+    ProfileFromItemView,
+    UnmatchedItemsView,
+)
 from printers.api import MaterialsView, PrinterViewSet
 from printers.api_commands import PrinterCommandsView, PrinterCommandView
 from scheduling.api import (
@@ -48,6 +56,14 @@ api = [
         name="order-schedule-prints",
     ),
     re_path(r"^etsy/sync-orders/?$", EtsySyncView.as_view(), name="etsy-sync"),
+    re_path(r"^etsy/connect/?$", EtsyConnectView.as_view(), name="etsy-connect"),
+    re_path(r"^etsy/connection/?$", EtsyConnectionView.as_view(), name="etsy-connection"),
+    re_path(r"^orders/unmatched-items/?$", UnmatchedItemsView.as_view(), name="unmatched-items"),
+    re_path(
+        r"^orders/unmatched-items/(?P<item_id>[^/]+)/create-profile/?$",
+        ProfileFromItemView.as_view(),
+        name="profile-from-item",
+    ),
     # The printer link's endpoints (commands, print) are added below this line.
     re_path(
         r"^printers/(?P<printer_id>[^/]+)/commands/?$",
@@ -75,6 +91,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include(api)),
+    path("", include("orders.urls")),
     path("", include("printers.urls")),
 ]
 

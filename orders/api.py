@@ -1,29 +1,48 @@
 """REST endpoints for orders, product profiles and the Etsy sync."""
 
+from typing import Any
+
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, parsers, status, viewsets
-from rest_framework.exceptions import ValidationError
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import generics, mixins, parsers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from j3d.lib.api import parse_id
+from j3d.lib.errors import NotFound
+from j3d.lib.pagination import LinkHeaderPagination
 from j3d.lib.parsers import StrictJSONParser
-from orders.models import Order, ProductProfile
+from orders.models import EtsyConnection, Order, OrderItem, ProductProfile
 from orders.serializers import (
+    DetailSerializer,
+    EtsyAuthorizeSerializer,
+    EtsyConnectionSerializer,
+    EtsyConnectSerializer,
+    EtsySyncRequestSerializer,
+    EtsySyncResultSerializer,
+    OrderFilterSerializer,
     OrderSerializer,
     ProductProfileJSONSerializer,
     ProductProfileSerializer,
+    ProfileFromItemSerializer,
+    UnmatchedItemSerializer,
 )
-from orders.services import order_create_manual, product_profile_save
+from orders.services import (
+    order_create_manual,
+    product_profile_create_from_item,
+    product_profile_save,
+)
+from orders.services.etsy import (
+    EtsyNotConnected,
+    etsy_connect_start,
+    etsy_connection_update,
+    etsy_disconnect,
+    etsy_sync_orders,
+)
 
 
-@extend_schema_view(
-    list=extend_schema(
-        parameters=[OpenApiParameter("status", enum=Order.Status.values, description="only these")]
-    )
-)
 class OrderViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -33,17 +52,21 @@ class OrderViewSet(
     """The shop owner's orders with their items; POST records a manual order."""
 
     serializer_class = OrderSerializer
+    pagination_class = LinkHeaderPagination
 
     def get_queryset(self) -> QuerySet[Order]:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user
             return Order.objects.none()
         orders = Order.objects.for_owner(self.request.user).prefetch_related("items")
-        wanted = self.request.query_params.get("status")
-        if wanted is not None:
-            if wanted not in Order.Status.values:
-                raise ValidationError({"status": [f"'{wanted}' is not an order status."]})
-            orders = orders.filter(status=wanted)
-        return orders
+        if self.action != "list":
+            return orders
+        query = OrderFilterSerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return orders.matching(**query.validated_data)
+
+    @extend_schema(parameters=[OrderFilterSerializer])
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
 
     def perform_create(self, serializer: OrderSerializer) -> None:
         data = dict(serializer.validated_data)
@@ -82,15 +105,111 @@ class ProductProfileViewSet(viewsets.ModelViewSet):
         )
 
 
-class EtsySyncView(APIView):
-    """POST /api/etsy/sync-orders: pulls paid receipts once a shop is connected (Etsy issue)."""
+class EtsyConnectView(APIView):
+    """POST /api/etsy/connect: the Etsy page to send the owner to ("Connect Etsy shop")."""
 
-    @extend_schema(request=None, responses={400: OpenApiTypes.OBJECT})
+    @extend_schema(
+        request=EtsyConnectSerializer,
+        responses={200: EtsyAuthorizeSerializer, 400: OpenApiTypes.OBJECT, 409: DetailSerializer},
+    )
     def post(self, request: Request) -> Response:
-        return Response(
-            {
-                "success": False,
-                "detail": "Etsy is not connected. Connect your Etsy shop first.",
-            },
-            status=status.HTTP_400_BAD_REQUEST,
+        body = EtsyConnectSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        url = etsy_connect_start(user=request.user, **body.validated_data)
+        return Response({"authorize_url": url})
+
+
+class EtsyConnectionView(APIView):
+    """`/api/etsy/connection`: the connected shop and its sync health (GET), the per-shop options
+    (PATCH), or forget the shop's tokens (DELETE; its orders stay)."""
+
+    def get_object(self) -> EtsyConnection:
+        connection = EtsyConnection.objects.filter(user=self.request.user).first()
+        if connection is None:
+            raise EtsyNotConnected("Etsy is not connected.")
+        return connection
+
+    @extend_schema(responses={200: EtsyConnectionSerializer, 404: DetailSerializer})
+    def get(self, request: Request) -> Response:
+        return Response(EtsyConnectionSerializer(self.get_object()).data)
+
+    @extend_schema(
+        request=EtsyConnectionSerializer,
+        responses={200: EtsyConnectionSerializer, 400: OpenApiTypes.OBJECT, 404: DetailSerializer},
+    )
+    def patch(self, request: Request) -> Response:
+        connection = self.get_object()
+        body = EtsyConnectionSerializer(connection, data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        connection = etsy_connection_update(connection=connection, **body.validated_data)
+        return Response(EtsyConnectionSerializer(connection).data)
+
+    @extend_schema(responses={204: None, 404: DetailSerializer})
+    def delete(self, request: Request) -> Response:
+        etsy_disconnect(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EtsySyncView(APIView):
+    """POST /api/etsy/sync-orders: import new and changed Etsy receipts now, with the counts.
+
+    502 when Etsy failed part-way (the counts say what got in; the next sync goes on safely)."""
+
+    @extend_schema(
+        request=EtsySyncRequestSerializer,
+        responses={
+            200: EtsySyncResultSerializer,
+            400: DetailSerializer,
+            409: DetailSerializer,
+            502: EtsySyncResultSerializer,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        body = EtsySyncRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            result = etsy_sync_orders(user=request.user, **body.validated_data)
+        except EtsyNotConnected as exc:
+            return Response(
+                {"success": False, "detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST
+            )
+        answer = status.HTTP_200_OK if result.complete else status.HTTP_502_BAD_GATEWAY
+        return Response(result.as_dict(), status=answer)
+
+
+class UnmatchedItemsView(generics.ListAPIView):
+    """GET /api/orders/unmatched-items: ordered items no product profile prints yet (open orders,
+    newest first), so each can become a profile in one step."""
+
+    serializer_class = UnmatchedItemSerializer
+    pagination_class = LinkHeaderPagination
+
+    def get_queryset(self) -> QuerySet[OrderItem]:
+        if getattr(self, "swagger_fake_view", False):
+            return OrderItem.objects.none()
+        return (
+            OrderItem.objects.filter(order__user=self.request.user, product_profile__isnull=True)
+            .exclude(order__status=Order.Status.CANCELLED)
+            .select_related("order")
+            .order_by("-order__created_at", "-order_id", "id")
         )
+
+
+class ProfileFromItemView(APIView):
+    """POST /api/orders/unmatched-items/<item_id>/create-profile: a product profile from this
+    item (title, SKU, Etsy listing, optionally its variation), linked to every item it matches."""
+
+    @extend_schema(
+        request=ProfileFromItemSerializer,
+        responses={201: ProductProfileSerializer, 400: OpenApiTypes.OBJECT, 404: DetailSerializer},
+    )
+    def post(self, request: Request, item_id: str) -> Response:
+        if parse_id(item_id) is None:
+            raise NotFound(f"No order item with id {item_id}.")
+        body = ProfileFromItemSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        profile = product_profile_create_from_item(
+            user=request.user, item_id=parse_id(item_id), **body.validated_data
+        )
+        data = ProductProfileSerializer(profile, context={"request": request}).data
+        return Response(data, status=status.HTTP_201_CREATED)

@@ -14,6 +14,7 @@ from django.db.models import Q
 
 from j3d.lib import limits
 from j3d.lib.constraints import FieldUniqueConstraint
+from j3d.lib.crypto import EncryptedTextField
 from j3d.lib.limits import between, between_q
 from j3d.lib.ownership import OwnedQuerySet, linked, validate_same_owner
 from j3d.lib.slicefile import SliceFileError, read_sliced_file
@@ -96,6 +97,11 @@ class ProductProfile(models.Model):
     name = models.CharField(max_length=200)
     sku = models.CharField(max_length=64, blank=True)
     etsy_listing_id = models.CharField(max_length=32, blank=True)
+    etsy_variation = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Only Etsy items with this variation (e.g. 'Sage Green / Medium'); blank: any",
+    )
     file_name = models.CharField(max_length=255, blank=True)
     print_file = models.FileField(
         upload_to="print-files/%Y/%m/",
@@ -204,6 +210,33 @@ class ProductProfile(models.Model):
             raise ValidationError({"set_by_person": f"A list of field names among {allowed}."})
 
 
+class OrderQuerySet(OwnedQuerySet):
+    def matching(
+        self,
+        *,
+        status: str | None = None,
+        source: str | None = None,
+        due_before: Any = None,
+        search: str = "",
+    ) -> "OrderQuerySet":
+        """The order list's filters; each is skipped when not given."""
+        orders = self
+        if status:
+            orders = orders.filter(status=status)
+        if source:
+            orders = orders.filter(source=source)
+        if due_before is not None:
+            orders = orders.filter(due_by__lt=due_before)
+        if search.strip():
+            term = search.strip()
+            orders = orders.filter(
+                Q(order_number__icontains=term)
+                | Q(buyer_name__icontains=term)
+                | Q(external_id=term)
+            )
+        return orders
+
+
 class Order(models.Model):
     class Source(models.TextChoices):
         ETSY = "etsy", "Etsy"
@@ -212,8 +245,8 @@ class Order(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending payment"
         PAID = "paid", "Paid"
-        IN_PRODUCTION = "in_production", "In production"
-        READY = "ready", "Ready to ship"
+        IN_PRODUCTION = "in_production", "Printing"
+        READY = "ready", "Printed, ready to ship"
         SHIPPED = "shipped", "Shipped"
         COMPLETED = "completed", "Completed"
         CANCELLED = "cancelled", "Cancelled"
@@ -240,10 +273,27 @@ class Order(models.Model):
     currency = models.CharField(max_length=3, default="USD", validators=[currency_validator])
     due_by = models.DateTimeField(null=True, blank=True, help_text="Ship-by date")
     notes = models.TextField(blank=True)
+    buyer_message = models.TextField(blank=True, help_text="The buyer's note at checkout (Etsy)")
+    # Etsy's own view of the order: its status string and Money, exactly as sent.
+    etsy_status = models.CharField(max_length=32, blank=True)
+    total_minor = models.BigIntegerField(
+        null=True, blank=True, help_text="Etsy grandtotal amount, in 1/total_divisor units"
+    )
+    total_divisor = models.PositiveIntegerField(null=True, blank=True)
+    # The receipt as last imported: its updated_timestamp and a digest of its content (refunds
+    # change the content without the timestamp, so the digest decides whether to write).
+    external_updated = models.BigIntegerField(null=True, blank=True)
+    external_digest = models.CharField(max_length=64, blank=True)
+    # Production progress, kept by the scheduling app through order_progress_record.
+    jobs_total = models.PositiveIntegerField(default=0)
+    jobs_done = models.PositiveIntegerField(default=0)
+    production_note = models.CharField(max_length=500, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = OwnedQuerySet.as_manager()
+    objects = OrderQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -253,6 +303,13 @@ class Order(models.Model):
                 fields=["user", "source", "external_id"],
                 condition=~Q(external_id=""),
                 name="orders_order_external_id_once",
+            ),
+            # A typed-in order number names one order of its owner (Etsy's are receipt ids).
+            FieldUniqueConstraint(
+                fields=["user", "order_number"],
+                condition=Q(source="manual"),
+                name="orders_order_number_per_user",
+                violation_error_message="You already have an order with this number.",
             ),
             models.CheckConstraint(
                 condition=between_q("total_amount", 0, limits.MAX_MONEY),
@@ -264,6 +321,8 @@ class Order(models.Model):
             models.Index(
                 fields=["user", "status", "-created_at"], name="orders_order_owner_status"
             ),
+            # The order list without a status filter: one owner's orders, newest first.
+            models.Index(fields=["user", "-created_at", "-id"], name="orders_order_owner_new"),
         ]
 
     def __str__(self) -> str:
@@ -290,6 +349,14 @@ class OrderItem(models.Model):
     product_profile = models.ForeignKey(
         ProductProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="order_items"
     )
+    # Etsy's transaction: its id (the idempotency key of the import), inventory product, the
+    # buyer's variation as one line (what a profile matches on), and the exact unit price.
+    external_id = models.CharField(max_length=32, blank=True)
+    product_id = models.CharField(max_length=32, blank=True)
+    variation_label = models.CharField(max_length=255, blank=True)
+    unit_price_minor = models.BigIntegerField(null=True, blank=True)
+    price_divisor = models.PositiveIntegerField(null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -304,6 +371,12 @@ class OrderItem(models.Model):
                 condition=between_q("unit_price", 0, limits.MAX_MONEY),
                 name="orders_orderitem_price_range",
             ),
+            # An Etsy transaction is one item of its order, however often the sync runs.
+            models.UniqueConstraint(
+                fields=["order", "external_id"],
+                condition=~Q(external_id=""),
+                name="orders_orderitem_external_id_once",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -314,3 +387,79 @@ class OrderItem(models.Model):
         own: it reaches its owner through the order)."""
         order = linked(self, "order")
         validate_same_owner(self, order.user_id if order else None, "product_profile")
+
+
+class EtsyConnection(models.Model):
+    """One owner's Etsy shop: its OAuth tokens (encrypted), the sync's progress and health."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="etsy_connection"
+    )
+    etsy_user_id = models.BigIntegerField()
+    shop_id = models.BigIntegerField()
+    shop_name = models.CharField(max_length=200, blank=True)
+    scopes = models.CharField(max_length=200)
+    access_token = EncryptedTextField()
+    refresh_token = EncryptedTextField()
+    access_expires_at = models.DateTimeField()
+    # Bumped by every refresh: a refresh is saved only over the version it started from, and the
+    # claim keeps a second process from refreshing (and so rotating) the same token meanwhile.
+    token_version = models.PositiveIntegerField(default=0)
+    refresh_claimed_until = models.DateTimeField(null=True, blank=True)
+    reconnect_needed = models.BooleanField(default=False)
+    connected_at = models.DateTimeField()
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    # Etsy updated_timestamp up to which both passes (open and canceled receipts) are imported;
+    # and where an unfinished first pass goes on from.
+    sync_high_water = models.BigIntegerField(null=True, blank=True)
+    sync_resume_from = models.BigIntegerField(null=True, blank=True)
+    sync_claimed_until = models.DateTimeField(null=True, blank=True)
+    sync_claim = models.CharField(max_length=32, blank=True)
+    schedule_paid_orders = models.BooleanField(
+        default=False, help_text="Put a paid order's jobs in the farm pool as soon as it is paid"
+    )
+    mark_shipped = models.BooleanField(
+        default=False, help_text="Tell Etsy an order shipped (needs the transactions_w scope)"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop_id"], name="orders_etsyconnection_shop_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Etsy shop {self.shop_name or self.shop_id}"
+
+
+class EtsyAuthorization(models.Model):
+    """A pending "Connect Etsy shop": the OAuth state, bound to who asked, used once, short-lived.
+
+    The callback needs nothing but ``state`` to know whose shop it is; the PKCE verifier waits here
+    (encrypted) for the code.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="etsy_authorizations"
+    )
+    state = models.CharField(max_length=64)
+    code_verifier = EncryptedTextField()
+    scopes = models.CharField(max_length=200)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["state"], name="orders_etsyauthorization_state_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Etsy authorization for {self.user_id}"

@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from j3d.lib.serializers import ModelSerializer
-from orders.models import Order, OrderItem, ProductProfile, validate_variations
+from orders.models import EtsyConnection, Order, OrderItem, ProductProfile, validate_variations
 
 
 class ProfileFilamentSerializer(serializers.Serializer):
@@ -96,8 +96,20 @@ class OrderItemSerializer(ModelSerializer):
             "variations",
             "personalization",
             "product_profile_id",
+            "external_id",
+            "product_id",
+            "variation_label",
+            "unit_price_minor",
+            "price_divisor",
         ]
-        read_only_fields = ["id"]
+        read_only_fields = [
+            "id",
+            "external_id",
+            "product_id",
+            "variation_label",
+            "unit_price_minor",
+            "price_divisor",
+        ]
 
 
 class OrderSerializer(ModelSerializer):
@@ -120,7 +132,127 @@ class OrderSerializer(ModelSerializer):
             "due_by",
             "notes",
             "items",
+            "buyer_message",
+            "etsy_status",
+            "jobs_total",
+            "jobs_done",
+            "production_note",
+            "cancelled_at",
+            "cancel_reason",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "source", "external_id", "created_at", "updated_at"]
+        read_only_fields = [
+            "id",
+            "source",
+            "external_id",
+            "buyer_message",
+            "etsy_status",
+            "jobs_total",
+            "jobs_done",
+            "production_note",
+            "cancelled_at",
+            "cancel_reason",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class DetailSerializer(serializers.Serializer):
+    """An error answer: what went wrong, in words."""
+
+    detail = serializers.CharField()
+
+
+class EtsyConnectSerializer(serializers.Serializer):
+    mark_shipped = serializers.BooleanField(
+        default=False, help_text="Also ask for transactions_w, to mark orders shipped on Etsy"
+    )
+
+
+class EtsyAuthorizeSerializer(serializers.Serializer):
+    authorize_url = serializers.CharField(help_text="Send the shop owner's browser here")
+
+
+class EtsyConnectionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = EtsyConnection
+        fields = [
+            "shop_id",
+            "shop_name",
+            "etsy_user_id",
+            "scopes",
+            "connected_at",
+            "last_sync_at",
+            "last_error",
+            "reconnect_needed",
+            "schedule_paid_orders",
+            "mark_shipped",
+        ]
+        read_only_fields = [f for f in fields if f != "schedule_paid_orders"]
+
+
+class EtsySyncRequestSerializer(serializers.Serializer):
+    full = serializers.BooleanField(
+        default=False, help_text="Read every receipt, not just those changed since the last sync"
+    )
+
+
+class SkippedReceiptSerializer(serializers.Serializer):
+    receipt_id = serializers.IntegerField(allow_null=True)
+    reason = serializers.CharField()
+
+
+class EtsySyncResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField(help_text="orders new in J3D")
+    updated = serializers.IntegerField(help_text="orders Etsy changed (cancelled ones included)")
+    cancelled = serializers.IntegerField(help_text="orders this sync cancelled")
+    items = serializers.IntegerField(help_text="order items written")
+    unmatched_items = serializers.IntegerField(help_text="of those, items with no product profile")
+    skipped = SkippedReceiptSerializer(many=True, help_text="receipts left out, and why")
+    complete = serializers.BooleanField(help_text="false: Etsy failed part-way (see error)")
+    error = serializers.CharField(allow_blank=True)
+    requests = serializers.IntegerField(help_text="calls made to Etsy")
+
+
+class UnmatchedItemSerializer(serializers.ModelSerializer):
+    order_id = serializers.IntegerField(read_only=True)
+    order_number = serializers.CharField(source="order.order_number", read_only=True)
+
+    class Meta:
+        model = OrderItem
+        fields = [
+            "id",
+            "order_id",
+            "order_number",
+            "title",
+            "sku",
+            "listing_id",
+            "product_id",
+            "variation_label",
+            "quantity",
+            "personalization",
+        ]
+        read_only_fields = fields
+
+
+class ProfileFromItemSerializer(serializers.Serializer):
+    name = serializers.CharField(
+        max_length=200, required=False, help_text="default: the item's title"
+    )
+    match_variation = serializers.BooleanField(
+        default=False, help_text="match only this variation of the listing"
+    )
+
+
+class OrderFilterSerializer(serializers.Serializer):
+    """Query parameters of the order list."""
+
+    status = serializers.ChoiceField(choices=Order.Status.choices, required=False)
+    source = serializers.ChoiceField(choices=Order.Source.choices, required=False)
+    due_before = serializers.DateTimeField(
+        required=False, help_text="orders whose ship-by date is before this time"
+    )
+    search = serializers.CharField(
+        required=False, max_length=100, help_text="part of the order number or the buyer's name"
+    )

@@ -8,6 +8,7 @@ from scheduling.services.dispatch import (
     job_follow_finished,
     job_follow_started,
 )
+from scheduling.services.orders import order_jobs_cancel
 
 
 def on_print_started(event: events.PrintStarted) -> None:
@@ -27,7 +28,13 @@ def on_print_failed(event: events.PrintFailed) -> None:
     )
 
 
+def on_order_cancelled(event: events.OrderCancelled) -> None:
+    if event.order_id is not None:
+        order_jobs_cancel(order_id=event.order_id, reason=event.reason or "Order cancelled")
+
+
 def register() -> None:
     events.subscribe(events.PrintStarted, on_print_started)
     events.subscribe(events.PrintFinished, on_print_finished)
     events.subscribe(events.PrintFailed, on_print_failed)
+    events.subscribe(events.OrderCancelled, on_order_cancelled)

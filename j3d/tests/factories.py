@@ -48,7 +48,11 @@ def make_profile(user: Any, **fields: Any) -> ProductProfile:
 
 
 def make_order(user: Any, items: list[dict[str, Any]] | None = None, **fields: Any) -> Order:
-    order = Order.objects.create(user=user, **{"order_number": "1001", **fields})
+    """An order numbered 1001, or the owner's next free number (numbers are unique per owner)."""
+    if "order_number" not in fields:
+        taken = set(Order.objects.filter(user=user).values_list("order_number", flat=True))
+        fields["order_number"] = next(str(n) for n in range(1001, 10**6) if str(n) not in taken)
+    order = Order.objects.create(user=user, **fields)
     for item in items if items is not None else [{"title": "Dragon"}]:
         OrderItem.objects.create(order=order, **item)
     return order

@@ -1,6 +1,8 @@
 """/api/orders/: list, detail with items, manual orders; and the Etsy sync placeholder."""
 
 import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
 from j3d.tests.factories import make_order, make_profile
 from orders.models import Order, OrderItem
@@ -153,3 +155,94 @@ def test_null_character_in_variations_is_400(api, variations):
 
     assert response.status_code == 400
     assert "variations" in str(response.json()["items"])
+
+
+def test_manual_order_number_is_unique_per_owner(api, other_api, owner):
+    first = api.post("/api/orders/", MANUAL_ORDER, format="json")
+    again = api.post("/api/orders/", MANUAL_ORDER, format="json")
+    theirs = other_api.post("/api/orders/", MANUAL_ORDER, format="json")
+
+    assert first.status_code == 201 and theirs.status_code == 201
+    assert again.status_code == 400
+    assert again.json() == {"order_number": ["You already have an order with this number."]}
+    assert Order.objects.filter(user=owner).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_renumbers_existing_duplicate_manual_orders(owner, other_owner):
+    before, after = ("orders", "0005_order_rules_on_the_model"), ("orders", "0006_etsy")
+    executor = MigrationExecutor(connection)
+    executor.migrate([before])
+    old = executor.loader.project_state([before]).apps.get_model("orders", "Order")
+    for number in ["7", "7", "7", "7-2"]:
+        old.objects.create(user_id=owner.id, order_number=number)
+    old.objects.create(user_id=other_owner.id, order_number="7")
+    old.objects.create(user_id=owner.id, order_number="7", source="etsy", external_id="7")
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([after])
+
+    mine = Order.objects.filter(user=owner, source="manual").order_by("id")
+    assert list(mine.values_list("order_number", flat=True)) == ["7", "7-3", "7-4", "7-2"]
+    assert Order.objects.get(user=other_owner).order_number == "7"
+    assert Order.objects.get(source="etsy").order_number == "7"
+
+
+def test_list_is_paginated_in_headers_and_filtered(api, owner, other_owner):
+    for n in range(7):
+        make_order(owner, order_number=f"A-{n}", buyer_name="Ada" if n % 2 else "Bob")
+    make_order(owner, order_number="E-1", source="etsy", external_id="55", status="shipped")
+    make_order(other_owner, order_number="A-99", buyer_name="Ada")
+
+    page = api.get("/api/orders/?page_size=3&page=2")
+    ada = api.get("/api/orders/?search=ada")
+    etsy = api.get("/api/orders/?source=etsy&status=shipped")
+    number = api.get("/api/orders/?search=E-1")
+
+    assert page.status_code == 200 and len(page.json()) == 3
+    assert page["X-Total-Count"] == "8"
+    assert (
+        'rel="next"' in page["Link"] and "page=3" in page["Link"] and 'rel="prev"' in page["Link"]
+    )
+    assert sorted(o["order_number"] for o in ada.json()) == ["A-1", "A-3", "A-5"]
+    assert [o["order_number"] for o in etsy.json()] == ["E-1"]
+    assert [o["order_number"] for o in number.json()] == ["E-1"]
+
+
+def test_list_filters_by_due_date(api, owner):
+    make_order(owner, order_number="soon", due_by="2030-01-01T00:00:00Z")
+    make_order(owner, order_number="later", due_by="2030-06-01T00:00:00Z")
+    make_order(owner, order_number="none")
+
+    response = api.get("/api/orders/?due_before=2030-03-01T00:00:00Z")
+
+    assert [o["order_number"] for o in response.json()] == ["soon"]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("page=0", "page"),
+        ("page=x", "page"),
+        ("page_size=501", "page_size"),
+        ("source=shopify", "source"),
+        ("due_before=tomorrow", "due_before"),
+        ("search=" + "x" * 101, "search"),
+    ],
+)
+def test_bad_list_parameters_are_400_naming_them(api, query, field):
+    response = api.get(f"/api/orders/?{query}")
+
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+def test_list_takes_the_same_queries_for_many_orders(api, owner, django_assert_max_num_queries):
+    for n in range(60):
+        make_order(owner, order_number=str(n), items=[{"title": "A"}, {"title": "B"}])
+
+    with django_assert_max_num_queries(5):
+        response = api.get("/api/orders/?page_size=50")
+
+    assert len(response.json()) == 50
+    assert all(len(o["items"]) == 2 for o in response.json())

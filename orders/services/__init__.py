@@ -6,11 +6,13 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from j3d.lib import limits
+from j3d.lib.errors import NotFound
 from j3d.lib.slicefile import SlicedFile, SliceFileError, read_sliced_file
 from orders.models import Order, OrderItem, ProductProfile
+from orders.services.matching import ProfileMatcher
 
 
 @transaction.atomic
@@ -19,13 +21,20 @@ def order_create_manual(*, user: Any, items: list[dict[str, Any]], **fields: Any
     if not 1 <= len(items) <= limits.MAX_ORDER_ITEMS:
         raise ValidationError({"items": f"An order has 1 to {limits.MAX_ORDER_ITEMS} items."})
     order = Order(user=user, source=Order.Source.MANUAL, **fields)
-    order.full_clean()
-    order.save()
+    try:
+        order.full_clean()
+        with transaction.atomic():
+            order.save()
+    except IntegrityError:  # the same number saved by another request meanwhile
+        raise ValidationError({"order_number": TAKEN}) from None
     rows = [OrderItem(order=order, **item) for item in items]
     for row in rows:
         row.full_clean(exclude=["order"])
     OrderItem.objects.bulk_create(rows)
     return order
+
+
+TAKEN = "You already have an order with this number."
 
 
 @transaction.atomic
@@ -92,3 +101,41 @@ def _fill_from_file(profile: ProductProfile, sliced: SlicedFile) -> None:
     for name, value in found.items():
         if name not in profile.set_by_person:
             setattr(profile, name, value)
+
+
+@transaction.atomic
+def product_profile_create_from_item(
+    *, user: Any, item_id: Any, name: str | None = None, match_variation: bool = False
+) -> ProductProfile:
+    """A product profile made from an ordered item that had none (its title, SKU, Etsy listing and
+    optionally variation), linked at once to every unmatched item of the owner it matches."""
+    item = OrderItem.objects.filter(order__user=user, pk=item_id).first()
+    if item is None:
+        raise NotFound(f"No order item with id {item_id}.")
+    taken = set(ProductProfile.objects.filter(user=user).values_list("name", flat=True))
+    if name is None:
+        base = name = item.title[:200]
+        suffix = 2
+        while name in taken:
+            name = f"{base[:190]} ({suffix})"
+            suffix += 1
+    elif name in taken:
+        raise ValidationError({"name": "You already have a product profile with this name."})
+    profile = ProductProfile(
+        user=user,
+        name=name,
+        sku=item.sku,
+        etsy_listing_id=item.listing_id,
+        etsy_variation=item.variation_label if match_variation else "",
+    )
+    profile.full_clean()
+    profile.save()
+    matcher = ProfileMatcher([profile])
+    linked = [item]
+    for other in OrderItem.objects.filter(order__user=user, product_profile__isnull=True):
+        if other.pk != item.pk and matcher.match(
+            listing_id=other.listing_id, variation=other.variation_label, sku=other.sku
+        ):
+            linked.append(other)
+    OrderItem.objects.filter(pk__in=[i.pk for i in linked]).update(product_profile=profile)
+    return profile
