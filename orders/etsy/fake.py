@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import hashlib
 import json
 import re
@@ -75,7 +76,12 @@ BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 
 def example_response() -> dict[str, Any]:
     """The shared getShopReceipts example (three receipts: paid, completed, canceled)."""
-    return json.loads(EXAMPLE.read_text())
+    return json.loads(_example_text())
+
+
+@functools.cache
+def _example_text() -> str:
+    return EXAMPLE.read_text()
 
 
 @dataclass
@@ -141,7 +147,7 @@ class FakeEtsy:
         self._window: deque[float] = deque()
         self._today: deque[float] = deque()
         self._repeat = False
-        self._last_page: dict[str, Any] | None = None
+        self._last_page: bytes | None = None
         self._pages_served = 0
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
@@ -533,17 +539,17 @@ class FakeEtsy:
     def _receipts(self, shop_id: int, params: dict[str, str]) -> _Answer:
         if self._repeat and self._last_page is not None:
             self._repeat = False
-            return _Answer(200, copy.deepcopy(self._last_page))
+            return _Answer(200, self._last_page)
         try:
             query = _ReceiptQuery.parse(params)
         except ValueError as exc:
             return _Answer(400, {"error": str(exc)})
         rows = [r for r in self.receipts.get(shop_id, {}).values() if query.keeps(r)]
         rows.sort(key=query.sort_key, reverse=query.descending)
-        page = {
-            "count": len(rows),
-            "results": copy.deepcopy(rows[query.offset : query.offset + query.limit]),
-        }
+        # Encoded here, under the lock: a later touch() must not change a page already served.
+        page = json.dumps(
+            {"count": len(rows), "results": rows[query.offset : query.offset + query.limit]}
+        ).encode()
         self._last_page = page
         self._pages_served += 1
         if self.on_receipts_page is not None:
@@ -680,7 +686,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
         answer = self.fake.handle(self.command, self.path, self.headers, body)
-        if isinstance(answer.body, str):
+        if isinstance(answer.body, bytes):
+            payload, kind = answer.body, "application/json"
+        elif isinstance(answer.body, str):
             payload, kind = answer.body.encode(), "text/html; charset=utf-8"
         else:
             payload, kind = json.dumps(answer.body).encode(), "application/json"

@@ -139,3 +139,32 @@ def product_profile_create_from_item(
             linked.append(other)
     OrderItem.objects.filter(pk__in=[i.pk for i in linked]).update(product_profile=profile)
     return profile
+
+
+def order_progress_record(
+    *, order_id: int, jobs_total: int, jobs_done: int, jobs_started: int, failure: str
+) -> None:
+    """Move an order along production from its jobs' counts (the scheduling app reports them):
+    paid -> printing (a job started) -> printed (every job completed); a failed job puts it back
+    to printing with the failure in ``production_note``. Pending, shipped, completed and cancelled
+    orders only get the counts. Idempotent."""
+    S = Order.Status
+    with transaction.atomic():
+        order = Order.objects.select_for_update().filter(pk=order_id).first()
+        if order is None:
+            return
+        status = order.status
+        if status in (S.PAID, S.IN_PRODUCTION, S.READY):
+            if jobs_total and jobs_done == jobs_total and not failure:
+                status = S.READY
+            elif jobs_started or jobs_done or failure:
+                status = S.IN_PRODUCTION
+            else:
+                status = S.PAID
+        new = (status, jobs_total, jobs_done, failure[:500])
+        if new == (order.status, order.jobs_total, order.jobs_done, order.production_note):
+            return
+        order.status, order.jobs_total, order.jobs_done, order.production_note = new
+        order.save(
+            update_fields=["status", "jobs_total", "jobs_done", "production_note", "updated_at"]
+        )

@@ -14,6 +14,7 @@ from j3d.lib.validation import save_validated
 from orders.models import Order, OrderItem, ProductProfile
 from printers.models import BambuMaterial, Printer
 from scheduling.models import ScheduledPrint
+from scheduling.services.progress import order_progress_refresh
 
 Status = ScheduledPrint.Status
 Actor = ScheduledPrint.Actor
@@ -35,7 +36,9 @@ def job_create(*, user: Any, printer: Printer | None, **fields: Any) -> Schedule
     status = fields.get("status", Status.QUEUED)
     if status not in ScheduledPrint.WAITING:
         raise ValidationError({"status": "A new job starts as 'queued' or 'scheduled'."})
-    return save_validated(ScheduledPrint(user=user, printer=printer), **fields)
+    job = save_validated(ScheduledPrint(user=user, printer=printer), **fields)
+    order_progress_refresh(order_id=job.order_id)
+    return job
 
 
 @transaction.atomic
@@ -80,6 +83,7 @@ def job_move(*, job: ScheduledPrint, to: str, by: str = Actor.PERSON, reason: st
                 events.publish(_status_changed(job.pk, row, to=to, by=by, reason=reason))
         if moved:
             job.refresh_from_db()
+            order_progress_refresh(order_id=job.order_id)
             return True
     raise Conflict("This job's status keeps changing; try again.")
 
@@ -207,7 +211,9 @@ def order_schedule_prints(
             cursor += timedelta(minutes=job.estimated_duration_minutes + CHANGEOVER_MINUTES)
         for job in jobs:
             job.full_clean()
-        return ScheduledPrint.objects.bulk_create(jobs)
+        created = ScheduledPrint.objects.bulk_create(jobs)
+        order_progress_refresh(order_id=order.pk)
+        return created
 
 
 def schedule_order_prints(
