@@ -33,3 +33,28 @@ def test_demo_seed_points_the_demo_printers_at_this_runs_simulators(settings, tm
     assert all(p.access_code and p.status for p in printers)
     assert ProductProfile.objects.get(user__username="demo").print_file.name.endswith(".3mf")
     assert Order.objects.filter(user__username="demo").count() == 1
+
+
+def test_demo_etsy_serves_valid_recent_receipts_and_points_j3d_at_itself(monkeypatch):
+    import httpx
+
+    from j3d.management.commands.run_demo import DEMO_SHOP_ID, demo_etsy
+    from orders.etsy.receipts import parse_receipt
+
+    for name in ("ETSY_KEYSTRING", "ETSY_SHARED_SECRET", "ETSY_API_URL", "ETSY_CONNECT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ETSY_REDIRECT_URI", "")
+
+    with demo_etsy("127.0.0.1:8000") as fake:
+        import os
+
+        assert os.environ["ETSY_API_URL"] == fake.url
+        assert os.environ["ETSY_REDIRECT_URI"] == "http://127.0.0.1:8000/etsy/callback"
+        receipts = list(fake.receipts[DEMO_SHOP_ID].values())
+        assert len(receipts) == 27
+        assert all(parse_receipt(r) for r in receipts)
+        ping = httpx.get(
+            f"{fake.url}/v3/application/openapi-ping",
+            headers={"x-api-key": f"{fake.keystring}:{fake.shared_secret}"},
+        )
+        assert ping.status_code == 200

@@ -6,6 +6,8 @@ server, the q2 cluster and the printer link (see run_j3d) until Ctrl-C.
 """
 
 import io
+import os
+import time
 import zipfile
 from hashlib import md5
 from typing import Any
@@ -19,6 +21,7 @@ from django.db import transaction
 from j3d.lib.mosquitto import MosquittoBroker
 from j3d.management.commands.run_j3d import supervise
 from j3d.management.commands.setup_demo import DEMO_USERNAME
+from orders.etsy.fake import FakeEtsy, example_response, make_receipt
 from orders.models import Order, OrderItem, ProductProfile
 from printers.bambu.simulator import SimulatedPrinter
 from printers.models import Printer, PrinterStatus
@@ -42,7 +45,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, addr: str, time_scale: float, **options: Any) -> None:
         call_command("setup_demo", stdout=self.stdout)
-        with MosquittoBroker(access_code=DEMO_ACCESS_CODE) as broker:
+        with MosquittoBroker(access_code=DEMO_ACCESS_CODE) as broker, demo_etsy(addr) as etsy:
             simulators = [
                 SimulatedPrinter(
                     serial,
@@ -62,6 +65,10 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"simulated printers on the TLS broker 127.0.0.1:{broker.port}: "
                     + ", ".join(s.serial for s in simulators)
+                )
+                self.stdout.write(
+                    f"a fake Etsy on {etsy.url} stands in for etsy.com: in the admin, Etsy"
+                    " connections > Connect Etsy shop, then Sync orders from Etsy now"
                 )
                 supervise(self.stdout, addr=addr)
             finally:
@@ -108,3 +115,42 @@ def demo_print_file() -> bytes:
         archive.writestr("Metadata/plate_1.gcode", gcode)
         archive.writestr("Metadata/plate_1.gcode.md5", md5(gcode).hexdigest().upper())
     return buffer.getvalue()
+
+
+DEMO_SHOP_ID = 33264519
+
+
+def demo_etsy(addr: str) -> FakeEtsy:
+    """A fake Etsy shop with a few dozen recent orders; the web server and the q2 cluster (child
+    processes) reach it through the ETSY_* environment, so the demo works without the internet."""
+    fake = FakeEtsy(redirect_uris=[f"http://{addr}/etsy/callback"])
+    fake.add_shop(shop_id=DEMO_SHOP_ID, shop_name="LayerLineStudio")
+    fake.put_receipts(DEMO_SHOP_ID, demo_receipts(int(time.time())))
+    os.environ.update(
+        ETSY_KEYSTRING=fake.keystring,
+        ETSY_SHARED_SECRET=fake.shared_secret,
+        ETSY_REDIRECT_URI=f"http://{addr}/etsy/callback",
+    )
+    fake.start()
+    os.environ.update(ETSY_API_URL=fake.url, ETSY_CONNECT_URL=fake.connect_url)
+    return fake
+
+
+def demo_receipts(now: int) -> list[dict[str, Any]]:
+    """The shared example's three receipts and 24 more, all from the last few days."""
+    receipts = example_response()["results"]
+    shift = now - 3600 - max(r["updated_timestamp"] for r in receipts)
+    for receipt in receipts:
+        for key in (
+            "create_timestamp",
+            "created_timestamp",
+            "update_timestamp",
+            "updated_timestamp",
+        ):
+            receipt[key] += shift
+        for transaction_ in receipt["transactions"]:
+            transaction_["expected_ship_date"] += shift
+    for n in range(24):
+        created = now - (24 - n) * 3 * 3600
+        receipts.append(make_receipt(3500000000 + n, created=created, items=1 + n % 3, seed=n))
+    return receipts
