@@ -3,7 +3,6 @@
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, mixins, parsers, status, viewsets
 from rest_framework.request import Request
@@ -16,7 +15,6 @@ from j3d.lib.pagination import LinkHeaderPagination
 from j3d.lib.parsers import StrictJSONParser
 from orders.models import EtsyConnection, Order, OrderItem, ProductProfile
 from orders.serializers import (
-    DetailSerializer,
     EtsyAuthorizeSerializer,
     EtsyConnectionSerializer,
     EtsyConnectSerializer,
@@ -60,7 +58,8 @@ class OrderViewSet(
         orders = Order.objects.for_owner(self.request.user).prefetch_related("items")
         if self.action != "list":
             return orders
-        query = OrderFilterSerializer(data=self.request.query_params)
+        # A plain dict: DRF would read an empty "?status=" from a QueryDict as "not given".
+        query = OrderFilterSerializer(data=self.request.query_params.dict())
         query.is_valid(raise_exception=True)
         return orders.matching(**query.validated_data)
 
@@ -108,10 +107,9 @@ class ProductProfileViewSet(viewsets.ModelViewSet):
 class EtsyConnectView(APIView):
     """POST /api/etsy/connect: the Etsy page to send the owner to ("Connect Etsy shop")."""
 
-    @extend_schema(
-        request=EtsyConnectSerializer,
-        responses={200: EtsyAuthorizeSerializer, 400: OpenApiTypes.OBJECT, 409: DetailSerializer},
-    )
+    extra_error_responses = {"POST": ("409",)}
+
+    @extend_schema(request=EtsyConnectSerializer, responses={200: EtsyAuthorizeSerializer})
     def post(self, request: Request) -> Response:
         body = EtsyConnectSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -123,20 +121,19 @@ class EtsyConnectionView(APIView):
     """`/api/etsy/connection`: the connected shop and its sync health (GET), the per-shop options
     (PATCH), or forget the shop's tokens (DELETE; its orders stay)."""
 
+    extra_error_responses = {"GET": ("404",), "PATCH": ("404",), "DELETE": ("404",)}
+
     def get_object(self) -> EtsyConnection:
         connection = EtsyConnection.objects.filter(user=self.request.user).first()
         if connection is None:
             raise EtsyNotConnected("Etsy is not connected.")
         return connection
 
-    @extend_schema(responses={200: EtsyConnectionSerializer, 404: DetailSerializer})
+    @extend_schema(responses={200: EtsyConnectionSerializer})
     def get(self, request: Request) -> Response:
         return Response(EtsyConnectionSerializer(self.get_object()).data)
 
-    @extend_schema(
-        request=EtsyConnectionSerializer,
-        responses={200: EtsyConnectionSerializer, 400: OpenApiTypes.OBJECT, 404: DetailSerializer},
-    )
+    @extend_schema(request=EtsyConnectionSerializer, responses={200: EtsyConnectionSerializer})
     def patch(self, request: Request) -> Response:
         connection = self.get_object()
         body = EtsyConnectionSerializer(connection, data=request.data, partial=True)
@@ -144,7 +141,7 @@ class EtsyConnectionView(APIView):
         connection = etsy_connection_update(connection=connection, **body.validated_data)
         return Response(EtsyConnectionSerializer(connection).data)
 
-    @extend_schema(responses={204: None, 404: DetailSerializer})
+    @extend_schema(responses={204: None})
     def delete(self, request: Request) -> Response:
         etsy_disconnect(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -153,16 +150,15 @@ class EtsyConnectionView(APIView):
 class EtsySyncView(APIView):
     """POST /api/etsy/sync-orders: import new and changed Etsy receipts now, with the counts.
 
-    502 when Etsy failed part-way (the counts say what got in; the next sync goes on safely)."""
+    400 when no shop is connected; 409 while another sync of the shop runs or the shop must be
+    connected again; 502 when Etsy failed part-way (the counts say what got in; the next sync goes
+    on safely)."""
+
+    extra_error_responses = {"POST": ("409",)}
 
     @extend_schema(
         request=EtsySyncRequestSerializer,
-        responses={
-            200: EtsySyncResultSerializer,
-            400: DetailSerializer,
-            409: DetailSerializer,
-            502: EtsySyncResultSerializer,
-        },
+        responses={200: EtsySyncResultSerializer, 502: EtsySyncResultSerializer},
     )
     def post(self, request: Request) -> Response:
         body = EtsySyncRequestSerializer(data=request.data)
@@ -170,9 +166,7 @@ class EtsySyncView(APIView):
         try:
             result = etsy_sync_orders(user=request.user, **body.validated_data)
         except EtsyNotConnected as exc:
-            return Response(
-                {"success": False, "detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST
-            )
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         answer = status.HTTP_200_OK if result.complete else status.HTTP_502_BAD_GATEWAY
         return Response(result.as_dict(), status=answer)
 
@@ -201,7 +195,7 @@ class ProfileFromItemView(APIView):
 
     @extend_schema(
         request=ProfileFromItemSerializer,
-        responses={201: ProductProfileSerializer, 400: OpenApiTypes.OBJECT, 404: DetailSerializer},
+        responses={201: ProductProfileSerializer},
     )
     def post(self, request: Request, item_id: str) -> Response:
         if parse_id(item_id) is None:

@@ -158,12 +158,6 @@ class OrderSerializer(ModelSerializer):
         ]
 
 
-class DetailSerializer(serializers.Serializer):
-    """An error answer: what went wrong, in words."""
-
-    detail = serializers.CharField()
-
-
 class EtsyConnectSerializer(serializers.Serializer):
     mark_shipped = serializers.BooleanField(
         default=False, help_text="Also ask for transactions_w, to mark orders shipped on Etsy"
@@ -254,5 +248,8 @@ class OrderFilterSerializer(serializers.Serializer):
         required=False, help_text="orders whose ship-by date is before this time"
     )
     search = serializers.CharField(
-        required=False, max_length=100, help_text="part of the order number or the buyer's name"
+        required=False,
+        allow_blank=True,
+        max_length=100,
+        help_text="part of the order number or the buyer's name",
     )

@@ -68,13 +68,16 @@ def test_shipped_and_cancelled_orders_keep_their_status(owner):
         assert order.status == status and order.jobs_total == 1
 
 
-def test_order_cancelled_event_cancels_waiting_jobs_only_and_twice_is_harmless(owner):
+def test_order_cancelled_event_cancels_waiting_jobs_only_and_twice_is_harmless(
+    owner, django_capture_on_commit_callbacks
+):
     order = make_order(owner)
     waiting = make_job(owner, None, order=order)
     running = make_job(owner, None, order=order, status=S.STARTED)
     other = make_job(owner, None, order=make_order(owner))
 
-    events.dispatch(events.OrderCancelled(user_id=owner.id, order_id=order.id, reason="Refund"))
+    with django_capture_on_commit_callbacks(execute=True):
+        events.publish(events.OrderCancelled(user_id=owner.id, order_id=order.id, reason="Refund"))
     assert order_jobs_cancel(order_id=order.id, reason="again") == 0
 
     for job in (waiting, running, other):
