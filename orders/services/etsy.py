@@ -485,7 +485,7 @@ class _Sync:
                         item.order = order
                         self.link_profile(item)
                         rows.append(item)
-                    _announce_new(order)
+                    _announce_paid(order, self.connection.schedule_paid_orders)
                 OrderItem.objects.bulk_create(rows)
         except IntegrityError:
             for receipt, order, _ in built:
@@ -502,6 +502,7 @@ class _Sync:
                 receipt=receipt,
                 digest=digest,
                 link=self.link_profile,
+                announce_paid=self.connection.schedule_paid_orders,
             )
         except ValidationError as exc:
             self.skip(receipt.receipt_id, _reason(exc))
@@ -525,7 +526,7 @@ class _Sync:
 
 
 def order_upsert_from_etsy(
-    *, user_id: int, receipt: Receipt, digest: str, link: Any
+    *, user_id: int, receipt: Receipt, digest: str, link: Any, announce_paid: bool = False
 ) -> tuple[str, list[OrderItem]]:
     """Create or update the order of one receipt with its items, all or nothing.
 
@@ -552,17 +553,19 @@ def order_upsert_from_etsy(
                         item.order = order
                         link(item)
                     OrderItem.objects.bulk_create(items)
-                    _announce_new(order)
+                    _announce_paid(order, announce_paid)
                     return "created", items
                 if order.external_digest == digest:
                     return "unchanged", []
-                return _update(order, receipt, digest, link)
+                return _update(order, receipt, digest, link, announce_paid)
         except IntegrityError:
             continue  # another import created it first: update that one
     raise ValidationError(f"Receipt {receipt.receipt_id} keeps changing under the import.")
 
 
-def _update(order: Order, receipt: Receipt, digest: str, link: Any) -> tuple[str, list[OrderItem]]:
+def _update(
+    order: Order, receipt: Receipt, digest: str, link: Any, announce_paid: bool
+) -> tuple[str, list[OrderItem]]:
     was_status, was_paid = order.status, order.is_paid
     for name, value in _order_fields(receipt, digest).items():
         setattr(order, name, value)
@@ -603,13 +606,20 @@ def _update(order: Order, receipt: Receipt, digest: str, link: Any) -> tuple[str
             )
         )
     elif order.is_paid and not was_paid:
-        events.publish(events.OrderPaid(user_id=order.user_id, order_id=order.pk))
+        _announce_paid(order, announce_paid)
     return outcome, fresh + changed
 
 
-def _announce_new(order: Order) -> None:
-    if order.is_paid and order.status != Order.Status.CANCELLED:
-        events.publish(events.OrderPaid(user_id=order.user_id, order_id=order.pk))
+def _announce_paid(order: Order, announce: bool) -> None:
+    """order.paid for an order that now waits to be printed, when its owner has J3D schedule paid
+    orders (that is what the event is for). Not for every imported receipt: a first sync brings a
+    shop's whole history, and each durable event costs a q2 task."""
+    if announce and order.status == Order.Status.PAID:
+        events.publish(
+            events.OrderPaid(
+                user_id=order.user_id, order_id=order.pk, order_number=order.order_number
+            )
+        )
 
 
 # What the receipt reader cannot vouch for: a value within its type may still break a model

@@ -358,3 +358,24 @@ def test_the_schedule_syncs_connected_shops_every_five_minutes(connected, etsy, 
     EtsyConnection.objects.update(reconnect_needed=True)
     assert etsy_sync_shop(connected.pk) is None
     assert ScheduledPrint.objects.count() == 0
+
+
+def test_order_paid_is_announced_for_orders_to_print_when_the_owner_schedules_paid_orders(
+    connected, etsy, api
+):
+    from j3d.models import Event
+
+    receipts = generate_receipts(3)
+    unpaid = make_receipt(3600000009, created=1767225600, status="Open", is_paid=False)
+    etsy.put_receipts(SHOP, [*receipts[:2], unpaid])
+    sync(api)
+    assert not Event.objects.filter(type="order.paid").exists()  # nobody asked for it
+
+    api.patch("/api/etsy/connection", {"schedule_paid_orders": True}, format="json")
+    etsy.put_receipts(SHOP, receipts[2:])
+    etsy.touch(SHOP, 3600000009, status="Paid", is_paid=True)
+    sync(api)
+
+    announced = Event.objects.filter(type="order.paid").order_by("id")
+    numbers = sorted(e.payload["order_number"] for e in announced)
+    assert numbers == [str(receipts[2]["receipt_id"]), "3600000009"]
