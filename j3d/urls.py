@@ -96,3 +96,5 @@ urlpatterns = [
 ]
 
 handler400 = "j3d.lib.api.bad_request"
+
+handler404 = "j3d.lib.api.not_found"

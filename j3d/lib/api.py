@@ -101,3 +101,14 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": "Bad request."}, status=400)
     return defaults.bad_request(request, exception)
+
+
+def not_found(request: Any, exception: Exception | None = None) -> Any:
+    """Django's 404 for a path no URL matches: JSON under /api/ (an id with a dot or a newline
+    matches no route), the HTML page elsewhere."""
+    from django.http import JsonResponse
+    from django.views.defaults import page_not_found
+
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return page_not_found(request, exception)

@@ -768,3 +768,13 @@ def test_docs_page_is_served(api):
 
     assert response.status_code == 200
     assert b"swagger" in response.content.lower()
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/orders/a.b/", "/api/orders/%C3%93.%0A/", "/api/no/such/path"]
+)
+def test_api_paths_that_match_no_route_are_a_json_404(api, path):
+    response = raw_client(api).get(path)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
