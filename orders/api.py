@@ -5,6 +5,7 @@ from typing import Any
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, mixins, parsers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,6 +16,7 @@ from j3d.lib.pagination import LinkHeaderPagination
 from j3d.lib.parsers import StrictJSONParser
 from orders.models import EtsyConnection, Order, OrderItem, ProductProfile
 from orders.serializers import (
+    ErrorSerializer,
     EtsyAuthorizeSerializer,
     EtsyConnectionSerializer,
     EtsyConnectSerializer,
@@ -25,6 +27,7 @@ from orders.serializers import (
     ProductProfileJSONSerializer,
     ProductProfileSerializer,
     ProfileFromItemSerializer,
+    ShipSerializer,
     UnmatchedItemSerializer,
 )
 from orders.services import (
@@ -33,11 +36,13 @@ from orders.services import (
     product_profile_save,
 )
 from orders.services.etsy import (
+    EtsyFailed,
     EtsyNotConnected,
     etsy_connect_start,
     etsy_connection_update,
     etsy_disconnect,
     etsy_sync_orders,
+    order_ship,
 )
 
 
@@ -51,6 +56,7 @@ class OrderViewSet(
 
     serializer_class = OrderSerializer
     pagination_class = LinkHeaderPagination
+    extra_error_responses = {"POST": ("409",)}  # ship: jobs not all done yet
 
     def get_queryset(self) -> QuerySet[Order]:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user
@@ -66,6 +72,21 @@ class OrderViewSet(
     @extend_schema(parameters=[OrderFilterSerializer])
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
+
+    @extend_schema(request=ShipSerializer, responses={200: OrderSerializer, 502: ErrorSerializer})
+    @action(detail=True, methods=["post"])
+    def ship(self, request: Request, pk: str | None = None) -> Response:
+        """Mark the order shipped once all its jobs are done (409 before); an Etsy order is marked
+        shipped on Etsy too when the shop was connected with mark_shipped (502: Etsy refused)."""
+        body = ShipSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        if parse_id(pk) is None:
+            raise NotFound(f"No order with id {pk}.")
+        try:
+            order = order_ship(user=request.user, order_id=parse_id(pk), **body.validated_data)
+        except EtsyFailed as failed:
+            return Response({"detail": str(failed)}, status=status.HTTP_502_BAD_GATEWAY)
+        return Response(OrderSerializer(order, context={"request": request}).data)
 
     def perform_create(self, serializer: OrderSerializer) -> None:
         data = dict(serializer.validated_data)

@@ -290,6 +290,9 @@ class Order(models.Model):
     production_note = models.CharField(max_length=500, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=200, blank=True)
+    shipped_at = models.DateTimeField(null=True, blank=True)
+    carrier_name = models.CharField(max_length=50, blank=True)
+    tracking_code = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -139,6 +139,9 @@ class OrderSerializer(ModelSerializer):
             "production_note",
             "cancelled_at",
             "cancel_reason",
+            "shipped_at",
+            "carrier_name",
+            "tracking_code",
             "created_at",
             "updated_at",
         ]
@@ -153,6 +156,9 @@ class OrderSerializer(ModelSerializer):
             "production_note",
             "cancelled_at",
             "cancel_reason",
+            "shipped_at",
+            "carrier_name",
+            "tracking_code",
             "created_at",
             "updated_at",
         ]
@@ -253,3 +259,14 @@ class OrderFilterSerializer(serializers.Serializer):
         max_length=100,
         help_text="part of the order number or the buyer's name",
     )
+
+
+class ShipSerializer(serializers.Serializer):
+    carrier_name = serializers.CharField(
+        max_length=50, required=False, allow_blank=True, help_text="e.g. usps, royal-mail, other"
+    )
+    tracking_code = serializers.CharField(max_length=100, required=False, allow_blank=True)
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="What went wrong, in words.")

@@ -7,9 +7,10 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from j3d.lib import limits
-from j3d.lib.errors import NotFound
+from j3d.lib.errors import Conflict, NotFound
 from j3d.lib.slicefile import SlicedFile, SliceFileError, read_sliced_file
 from orders.models import Order, OrderItem, ProductProfile
 from orders.services.matching import ProfileMatcher
@@ -168,3 +169,30 @@ def order_progress_record(
         order.save(
             update_fields=["status", "jobs_total", "jobs_done", "production_note", "updated_at"]
         )
+
+
+def order_ship_check(*, order: Order) -> None:
+    """An order may be marked shipped once every one of its jobs is done (status printed)."""
+    if order.status != Order.Status.READY:
+        raise Conflict(
+            f"Order #{order.order_number} is {order.get_status_display().lower()}; it can be"
+            " marked shipped once every print job of it completed."
+        )
+
+
+@transaction.atomic
+def order_mark_shipped(
+    *, order_id: int, carrier_name: str, tracking_code: str, etsy_receipt: Any = None
+) -> Order:
+    """Record the shipment (after Etsy accepted it, for an Etsy order whose owner lets J3D tell
+    Etsy: ``etsy_receipt`` is Etsy's answer)."""
+    order = Order.objects.select_for_update().get(pk=order_id)
+    order_ship_check(order=order)
+    order.status, order.is_shipped = Order.Status.SHIPPED, True
+    order.shipped_at = timezone.now()
+    order.carrier_name, order.tracking_code = carrier_name, tracking_code
+    if etsy_receipt is not None and isinstance(etsy_receipt.get("status"), str):
+        order.etsy_status = etsy_receipt["status"].lower()[:32]
+    order.full_clean()
+    order.save()
+    return order

@@ -41,6 +41,7 @@ from orders.etsy.client import (
 )
 from orders.etsy.receipts import BadReceipt, Receipt, Transaction, parse_receipt
 from orders.models import EtsyAuthorization, EtsyConnection, Order, OrderItem
+from orders.services import order_mark_shipped, order_ship_check
 from orders.services.matching import ProfileMatcher
 
 logger = logging.getLogger(__name__)
@@ -763,3 +764,40 @@ def _reason(exc: ValidationError) -> str:
 def etsy_sync_all_due() -> list[int]:
     """The ids of the connections the schedule should sync now (connected, no reconnect)."""
     return list(EtsyConnection.objects.filter(reconnect_needed=False).values_list("id", flat=True))
+
+
+class EtsyFailed(DomainError):
+    """Etsy refused or failed a change J3D asked for; the message says what Etsy said."""
+
+
+def order_ship(
+    *, user: Any, order_id: Any, carrier_name: str = "", tracking_code: str = ""
+) -> Order:
+    """Mark an order shipped once all its jobs are done; an Etsy order is marked shipped on Etsy
+    too (createReceiptShipment) when its owner connected the shop with ``transactions_w``."""
+    order = Order.objects.filter(user=user, pk=order_id).first()
+    if order is None:
+        raise NotFound(f"No order with id {order_id}.")
+    order_ship_check(order=order)
+    receipt = None
+    connection = EtsyConnection.objects.filter(user=user).first()
+    if order.source == Order.Source.ETSY and connection is not None and connection.mark_shipped:
+        if connection.reconnect_needed:
+            raise Conflict("Your Etsy shop must be connected again before J3D can tell Etsy.")
+        try:
+            with etsy_client() as client:
+                receipt = client.create_receipt_shipment(
+                    connection.shop_id,
+                    int(order.external_id),
+                    ConnectionTokens(connection, client),
+                    carrier_name=carrier_name,
+                    tracking_code=tracking_code,
+                )
+        except EtsyError as exc:
+            raise EtsyFailed(f"Etsy did not mark the order shipped: {exc}") from None
+    return order_mark_shipped(
+        order_id=order.pk,
+        carrier_name=carrier_name,
+        tracking_code=tracking_code,
+        etsy_receipt=receipt,
+    )

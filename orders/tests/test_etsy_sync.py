@@ -11,8 +11,8 @@ from django.core.management import call_command
 from django.db.models import Count
 
 from j3d.lib.errors import Conflict
-from j3d.lib.testing import make_job, make_profile
 from j3d.schedules import SCHEDULES
+from j3d.tests.factories import make_job, make_profile
 from orders.etsy.fake import example_response, generate_receipts, make_receipt
 from orders.etsy.receipts import parse_receipt
 from orders.models import EtsyConnection, Order, OrderItem, ProductProfile
@@ -379,3 +379,64 @@ def test_order_paid_is_announced_for_orders_to_print_when_the_owner_schedules_pa
     announced = Event.objects.filter(type="order.paid").order_by("id")
     numbers = sorted(e.payload["order_number"] for e in announced)
     assert numbers == [str(receipts[2]["receipt_id"]), "3600000009"]
+
+
+def ready(order: Order) -> Order:
+    Order.objects.filter(pk=order.pk).update(status="ready", jobs_total=1, jobs_done=1)
+    return order
+
+
+def test_a_printed_etsy_order_is_marked_shipped_on_etsy_too(etsy, api, client, owner):
+    from orders.tests.conftest import callback_path, follow_authorize
+
+    client.get(callback_path(follow_authorize(api, {"mark_shipped": True})))
+    etsy.put_receipts(SHOP, [EXAMPLE[0]])
+    sync(api)
+    order = ready(Order.objects.get(external_id=str(PAID)))
+
+    answer = api.post(
+        f"/api/orders/{order.id}/ship",
+        {"carrier_name": "usps", "tracking_code": "9400111"},
+        format="json",
+    )
+
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    assert (body["status"], body["is_shipped"], body["tracking_code"]) == (
+        "shipped",
+        True,
+        "9400111",
+    )
+    on_etsy = etsy.receipts[SHOP][PAID]
+    assert on_etsy["is_shipped"] and on_etsy["shipments"][-1]["tracking_code"] == "9400111"
+
+
+def test_etsy_refusing_the_shipment_is_502_and_changes_nothing(etsy, api, client, owner):
+    from orders.tests.conftest import callback_path, follow_authorize
+
+    client.get(callback_path(follow_authorize(api, {"mark_shipped": True})))
+    etsy.put_receipts(SHOP, [EXAMPLE[0]])
+    sync(api)
+    order = ready(Order.objects.get(external_id=str(PAID)))
+
+    answer = api.post(f"/api/orders/{order.id}/ship", {}, format="json")  # US, over $10
+
+    assert answer.status_code == 502
+    assert "Tracking code and carrier are required" in answer.json()["detail"]
+    order.refresh_from_db()
+    assert order.status == "ready" and not order.is_shipped
+
+
+def test_an_order_is_shipped_only_when_printed_and_only_by_its_owner(api, other_api, owner):
+    from j3d.tests.factories import make_order
+
+    waiting = make_order(owner)
+    printed = ready(make_order(owner))
+
+    early = api.post(f"/api/orders/{waiting.id}/ship", {}, format="json")
+    theirs = other_api.post(f"/api/orders/{printed.id}/ship", {}, format="json")
+    done = api.post(f"/api/orders/{printed.id}/ship", {"carrier_name": "dhl"}, format="json")
+
+    assert early.status_code == 409 and "every print job" in early.json()["detail"]
+    assert theirs.status_code == 404
+    assert done.status_code == 200 and done.json()["status"] == "shipped"

@@ -3,7 +3,7 @@
 import pytest
 
 from j3d import events
-from j3d.lib.testing import make_job, make_order, make_printer
+from j3d.tests.factories import make_job, make_order, make_printer
 from scheduling.models import ScheduledPrint
 from scheduling.services.jobs import job_move
 from scheduling.services.orders import order_jobs_cancel
