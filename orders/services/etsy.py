@@ -8,12 +8,16 @@ high-water mark, claimed by one process at a time.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import queue
 import secrets
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -33,6 +37,7 @@ from orders.etsy.client import (
     EtsyClient,
     EtsyError,
     EtsyUnavailable,
+    Page,
     ReconnectNeeded,
     Tokens,
     authorize_url,
@@ -390,9 +395,13 @@ class _Sync:
         newest = connection.sync_high_water
         try:
             for canceled, start in ((False, first_from), (True, since)):
-                for page in self.client.receipt_pages(
-                    connection.shop_id, self.tokens, since=start, was_canceled=canceled
-                ):
+                pages = Prefetched(
+                    lambda auth, start=start, canceled=canceled: self.client.receipt_pages(
+                        connection.shop_id, auth, since=start, was_canceled=canceled
+                    ),
+                    self.tokens,
+                )
+                for page in pages:
                     self.import_page(page.receipts)
                     if page.max_updated is not None:
                         newest = max(newest or 0, page.max_updated)
@@ -524,6 +533,81 @@ class _Sync:
     def count_items(self, items: list[OrderItem]) -> None:
         self.result.items += len(items)
         self.result.unmatched_items += sum(1 for i in items if i.product_profile_id is None)
+
+
+class Prefetched:
+    """Pages fetched one ahead in a worker thread while this thread writes the previous one.
+
+    At Etsy's rate limit the sync waits for Etsy anyway; fetching the next page (request, Etsy's
+    JSON, decoding) while the database takes the last one keeps both busy. The worker does HTTP
+    only: a token refresh (database rows) is asked of this thread and answered here, so every
+    query stays in the thread that owns the transaction. Leaving the loop early stops the worker.
+    """
+
+    def __init__(self, pages: Any, tokens: ConnectionTokens) -> None:
+        self.pages, self.tokens = pages, tokens
+        self.token = tokens.access_token()
+        self.inbox: queue.Queue[tuple[Any, ...]] = queue.Queue(maxsize=1)
+        self.stopped = threading.Event()
+
+    # the worker's TokenSource
+    def access_token(self) -> str:
+        return self.token
+
+    def refreshed(self, stale: str) -> str:
+        reply: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self.put(("refresh", stale, reply))
+        answer = reply.get()
+        if isinstance(answer, BaseException):
+            raise answer
+        self.token = answer
+        return answer
+
+    def put(self, item: tuple[Any, ...]) -> None:
+        while not self.stopped.is_set():
+            try:
+                self.inbox.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+        raise _Stopped
+
+    def work(self) -> None:
+        try:
+            for page in self.pages(self):
+                self.put(("page", page))
+            self.put(("done",))
+        except _Stopped:
+            pass
+        except BaseException as exc:  # handed to the consuming thread, which raises it
+            with contextlib.suppress(_Stopped):
+                self.put(("error", exc))
+
+    def __iter__(self) -> Iterator[Page]:
+        worker = threading.Thread(target=self.work, name="etsy-prefetch", daemon=True)
+        worker.start()
+        try:
+            while True:
+                kind, *rest = self.inbox.get()
+                if kind == "page":
+                    yield rest[0]
+                elif kind == "refresh":
+                    stale, reply = rest
+                    try:
+                        reply.put(self.tokens.refreshed(stale))
+                    except BaseException as exc:
+                        reply.put(exc)
+                elif kind == "error":
+                    raise rest[0]
+                else:
+                    return
+        finally:
+            self.stopped.set()
+            worker.join(timeout=30)
+
+
+class _Stopped(Exception):
+    pass
 
 
 def order_upsert_from_etsy(
