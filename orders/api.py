@@ -192,9 +192,13 @@ class EtsySyncView(APIView):
         return Response(result.as_dict(), status=answer)
 
 
+# Orders whose items still need printing: where an item without a profile is a gap.
+TO_PRINT = [Order.Status.PENDING, Order.Status.PAID, Order.Status.IN_PRODUCTION]
+
+
 class UnmatchedItemsView(generics.ListAPIView):
-    """GET /api/orders/unmatched-items: ordered items no product profile prints yet (open orders,
-    newest first), so each can become a profile in one step."""
+    """GET /api/orders/unmatched-items: items of orders still to print (pending, paid, printing)
+    that no product profile prints yet, newest first, so each can become a profile in one step."""
 
     serializer_class = UnmatchedItemSerializer
     pagination_class = LinkHeaderPagination
@@ -203,8 +207,11 @@ class UnmatchedItemsView(generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):
             return OrderItem.objects.none()
         return (
-            OrderItem.objects.filter(order__user=self.request.user, product_profile__isnull=True)
-            .exclude(order__status=Order.Status.CANCELLED)
+            OrderItem.objects.filter(
+                order__user=self.request.user,
+                order__status__in=TO_PRINT,
+                product_profile__isnull=True,
+            )
             .select_related("order")
             .order_by("-order__created_at", "-order_id", "id")
         )

@@ -38,6 +38,9 @@ def printer(owner):
         "/admin/scheduling/scheduledprint/",
         "/admin/orders/order/",
         "/admin/orders/productprofile/",
+        "/admin/orders/orderitem/?matched=no",
+        "/admin/orders/etsyconnection/",
+        "/admin/orders/etsyauthorization/",
         "/admin/notifications/printnotification/",
     ],
 )
