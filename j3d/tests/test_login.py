@@ -57,10 +57,10 @@ def test_logging_out_ends_the_session(client, owner):
     assert client.get("/")["Location"] == "/login/?next=/"
 
 
-def test_an_owner_does_not_see_the_admin_link(client, owner):
+def test_an_owner_is_not_sent_to_the_admin_which_refuses_them(client, owner):
     client.force_login(owner)
 
-    assert b">Admin</a>" not in client.get("/").content
+    assert b"/admin/" not in client.get("/").content
 
 
 # -- Pausing password guessing ------------------------------------------------------------------
