@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import schemathesis
 from django.core import signals
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import settings
@@ -41,6 +41,12 @@ CONFIG = {
         # schema-valid bodies are refused with a 400 naming the field.
         {"include-path-regex": "^/api/printers/", "include-method-regex": "POST|PUT|PATCH",
          **NO_POSITIVE_CHECK},
+        # The integration guide's overloaded paths: {id} is a printer for GET and POST, a
+        # material or job for PUT and DELETE, so "DELETE then GET the same path" reads another
+        # object; the stateful checks that assume one resource per path do not apply.
+        {"include-path-regex": r"^/api/bambu/(materials|scheduled-prints)/\{id\}/$",
+         "checks": {"use_after_free": {"enabled": False},
+                    "ensure_resource_availability": {"enabled": False}}},
         # A stub until the Etsy integration lands: every call answers "not connected" (400).
         {"include-path": "/api/etsy/sync-orders/", **NO_POSITIVE_CHECK},
     ],
@@ -112,7 +118,18 @@ def test_stateful_sequences_answer_as_documented(owner, other_owner, keep_test_c
     schemathesis's negative mutations there often are no violation at all.
     """
     schema = load_schema(owner, other_owner, "positive")
-    schema.as_state_machine().run(
+
+    class Workflow(schema.as_state_machine()):
+        """Each run starts from the same rows: hypothesis replays runs, and a run that saw other
+        rows (left by the run before) would draw differently, which it reports as flaky."""
+
+        def setup(self) -> None:
+            self.savepoint = transaction.savepoint()
+
+        def teardown(self) -> None:
+            transaction.savepoint_rollback(self.savepoint)
+
+    Workflow.run(
         settings=settings(
             max_examples=STATEFUL_EXAMPLES, stateful_step_count=6, deadline=None, database=None
         )
