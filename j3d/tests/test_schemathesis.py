@@ -47,7 +47,7 @@ CONFIG = {
         {"include-path-regex": r"^/api/bambu/(materials|scheduled-prints)/\{id\}/$",
          "checks": {"use_after_free": {"enabled": False},
                     "ensure_resource_availability": {"enabled": False}}},
-        # A stub until the Etsy integration lands: every call answers "not connected" (400).
+        # The test's owners have connected no Etsy shop: every sync answers "not connected" (400).
         {"include-path": "/api/etsy/sync-orders/", **NO_POSITIVE_CHECK},
     ],
 }  # fmt: skip
