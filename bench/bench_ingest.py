@@ -3,7 +3,9 @@
 Run:  .venv/bin/pip install -r bench/requirements.txt && .venv/bin/python bench/bench_ingest.py
 
 Every implementation is fed the same list of MQTT payloads (bytes, as paho hands them over),
-in one process, one after the other, with no network. What each one does per message:
+in one process, one after the other, with no network. Rates are per CPU second of this process
+(time.process_time), so other work on a shared machine does not skew the comparison.
+What each one does per message:
 
 - J3D: ``decode_payload`` (orjson) + ``PrinterState.apply`` (deep merge, section change
   tracking) + ``PrinterState.snapshot()`` (the typed snapshot, recomputing changed sections).
@@ -18,11 +20,17 @@ in one process, one after the other, with no network. What each one does per mes
   state per message). Its job-start hook would list the SD card over FTPS on a RUNNING report,
   so the bench marks that lookup as already attempted; its cache writes go to a temp dir.
 
-Deltas: a print in progress on an X1 (the MOCK-MISC full report is applied first), mixing the
-single-field temperature and Wi-Fi deltas seen from P1S printers, progress/layer deltas, and an
-occasional AMS scalar delta (tray_now/tray_pre/tray_tar/version), all with changing values.
-Full reports: two variants of MOCK-MISC (temperatures, progress, a tray's remain and the HMS
-list differ) alternated, so every report really changes the state.
+Three streams:
+
+- X1 deltas: a print in progress on an X1 (the MOCK-MISC full report is applied first), mixing the
+  single-field temperature and Wi-Fi deltas seen from P1S printers, progress/layer deltas, and an
+  occasional AMS scalar delta (tray_now/tray_pre/tray_tar/version), all with changing values.
+- X1 full reports: two variants of MOCK-MISC (temperatures, progress, a tray's remain and the HMS
+  list differ) alternated, so every report really changes the state.
+- Mixed farm: six printers round-robin (A1, H2D, P1P, two X1, X1C, from the real samples), each
+  starting with its full report, then one- to three-field deltas of the fields that printer really
+  sends (the H2D's packed ``device`` temperatures and ``3D`` layers too), with changing values.
+  Every implementation keeps one instance per printer and routes each message to it.
 """
 
 from __future__ import annotations
@@ -31,6 +39,8 @@ import copy
 import gc
 import json
 import logging
+import random
+import re
 import sys
 import tempfile
 import time
@@ -44,12 +54,36 @@ sys.path.insert(0, str(ROOT))
 
 from printers.bambu.report import PrinterState, decode_payload  # noqa: E402
 
-SAMPLE = ROOT / "printers/bambu/samples/x1_pushall_running_hms_amsht_ha-bambulab-MOCK-MISC.json"
+SAMPLES = ROOT / "printers/bambu/samples"
+SAMPLE = SAMPLES / "x1_pushall_running_hms_amsht_ha-bambulab-MOCK-MISC.json"
 DELTA_COUNT = 20_000
 FULL_COUNT = 2_000
+MIXED_COUNT = 24_000
 REPEATS = 5
+# The mixed farm: (key, J3D model, sample file holding its full report).
+FARM = [
+    ("a1", "A1", "a1_pushall_idle_amslite_ha-bambulab-MOCK-A1.json"),
+    ("h2d", "H2D", "h2d_pushall_running_ha-bambulab-MOCK-H2D.json"),
+    ("p1p", "P1P", "p1p_pushall_failed_ha-bambulab-P1P.json"),
+    ("x1-running", "X1", "x1_pushall_running_hms_amsht_ha-bambulab-MOCK-MISC.json"),
+    ("x1-idle", "X1", "x1_pushall_idle_openbambuapi-mqtt-md.jsonc"),
+    ("x1c", "X1C", "x1c_pushall_finish_multiams_ha-bambulab-MOCK-X1CMULTIAMS.json"),
+]
+# Fields printers send in deltas (P1S captures, and what changes during a print).
+DELTA_FIELDS = (
+    "nozzle_temper",
+    "bed_temper",
+    "wifi_signal",
+    "mc_percent",
+    "mc_remaining_time",
+    "layer_num",
+    "chamber_temper",
+    "cooling_fan_speed",
+    "spd_mag",
+)
 
 Feed = Callable[[bytes], None]
+Route = Callable[[str, bytes], None]
 
 
 def dumps(message: dict[str, Any]) -> bytes:
@@ -87,8 +121,73 @@ def deltas(count: int) -> list[bytes]:
     return out
 
 
-def j3d_feed(snapshot: bool) -> Feed:
-    state = PrinterState(model="X1")
+def farm_full_report(name: str) -> dict[str, Any]:
+    """The full report (``print`` wrapped, ``msg`` 0) of one shared sample file."""
+    text = (SAMPLES / name).read_text()
+    if name.endswith(".jsonc"):
+        text = re.sub(r'^((?:[^"\n]|"(?:[^"\\\n]|\\.)*")*?)\s*//.*$', r"\1", text, flags=re.M)
+    data = json.loads(text)
+    if "pushall" in data:
+        return data["pushall"]
+    if "push_all" in data:
+        return {"print": {"command": "push_status", "msg": 0, **data["push_all"]}}
+    return data
+
+
+def _farm_delta(rng: random.Random, full: dict[str, Any], i: int) -> dict[str, Any]:
+    """One to three of the fields this printer's full report has, with new values."""
+    body = full["print"]
+    fields: dict[str, Any] = {}
+    candidates = [key for key in DELTA_FIELDS if key in body]
+    if "device" in body:
+        candidates += ["device.bed", "device.extruder", "3D"]
+    for key in rng.sample(candidates, rng.randint(1, min(3, len(candidates)))):
+        if key == "wifi_signal":
+            fields[key] = f"-{rng.randint(30, 70)}dBm"
+        elif key == "device.bed":
+            fields.setdefault("device", {})["bed"] = {
+                "info": {"temp": 60 << 16 | rng.randint(55, 61)}
+            }
+        elif key == "device.extruder":
+            temp = 220 << 16 | rng.randint(215, 221)
+            extruder = {"info": [{"id": 0, "temp": temp}]}
+            fields.setdefault("device", {})["extruder"] = extruder
+        elif key == "3D":
+            fields["3D"] = {"layer_num": 1 + i // 200}
+        elif key in ("layer_num", "mc_percent", "mc_remaining_time"):
+            fields[key] = 1 + (i // 200) % 100
+        elif isinstance(body[key], str):
+            fields[key] = str(rng.randint(0, 15))
+        else:
+            fields[key] = round(rng.uniform(20.0, 250.0), 2)
+    fields.update(command="push_status", msg=1, sequence_id=str(i))
+    return {"print": fields}
+
+
+def farm_stream(count: int) -> tuple[list[tuple[str, bytes]], list[tuple[str, bytes]]]:
+    """(prime, stream): each printer's full report, then ``count`` deltas round-robin."""
+    rng = random.Random(7)
+    fulls = {key: farm_full_report(name) for key, _, name in FARM}
+    prime = [(key, dumps(fulls[key])) for key, _, _ in FARM]
+    stream = []
+    for i in range(count):
+        key = FARM[i % len(FARM)][0]
+        stream.append((key, dumps(_farm_delta(rng, fulls[key], i))))
+    return prime, stream
+
+
+def routed(make: Callable[[str], Feed]) -> Route:
+    """One instance per farm printer; each message goes to its printer's instance."""
+    feeds = {key: make(model) for key, model, _ in FARM}
+
+    def route(key: str, payload: bytes) -> None:
+        feeds[key](payload)
+
+    return route
+
+
+def j3d_feed(snapshot: bool, model: str = "X1") -> Feed:
+    state = PrinterState(model=model)
 
     def feed(payload: bytes) -> None:
         state.apply(decode_payload(payload))
@@ -147,19 +246,47 @@ def rate(make: Callable[[], Feed], prime: list[bytes], stream: list[bytes]) -> f
     best = 0.0
     for _ in range(REPEATS):
         gc.collect()
-        start = time.perf_counter()
+        start = time.process_time()
         for payload in stream:
             feed(payload)
-        best = max(best, len(stream) / (time.perf_counter() - start))
+        best = max(best, len(stream) / (time.process_time() - start))
     return best
 
 
-IMPLEMENTATIONS: list[tuple[str, Callable[[], Feed]]] = [
-    ("J3D parse+merge+snapshot", lambda: j3d_feed(snapshot=True)),
-    ("J3D parse+merge only", lambda: j3d_feed(snapshot=False)),
-    ("bambulabs-api 2.6.6", bambulabs_api_feed),
-    ("bambu-mqtt-comms 0.1.0", bambu_mqtt_comms_feed),
-    ("bambu-printer-manager 1.0.3", bambu_printer_manager_feed),
+def farm_rate(make: Callable[[], Route], prime: list[tuple[str, bytes]], stream: list) -> float:
+    """Best messages/second over REPEATS runs of the mixed farm stream."""
+    route = make()
+    for key, payload in prime:
+        route(key, payload)
+    best = 0.0
+    for _ in range(REPEATS):
+        gc.collect()
+        start = time.process_time()
+        for key, payload in stream:
+            route(key, payload)
+        best = max(best, len(stream) / (time.process_time() - start))
+    return best
+
+
+# (name, single-printer feed, per-model feed for the farm)
+IMPLEMENTATIONS: list[tuple[str, Callable[[], Feed], Callable[[str], Feed]]] = [
+    (
+        "J3D parse+merge+snapshot",
+        lambda: j3d_feed(snapshot=True),
+        lambda model: j3d_feed(snapshot=True, model=model),
+    ),
+    (
+        "J3D parse+merge only",
+        lambda: j3d_feed(snapshot=False),
+        lambda model: j3d_feed(snapshot=False, model=model),
+    ),
+    ("bambulabs-api 2.6.6", bambulabs_api_feed, lambda model: bambulabs_api_feed()),
+    ("bambu-mqtt-comms 0.1.0", bambu_mqtt_comms_feed, lambda model: bambu_mqtt_comms_feed()),
+    (
+        "bambu-printer-manager 1.0.3",
+        bambu_printer_manager_feed,
+        lambda model: bambu_printer_manager_feed(),
+    ),
 ]
 
 
@@ -169,29 +296,33 @@ def main() -> None:
     fulls = full_reports()
     delta_stream = deltas(DELTA_COUNT)
     full_stream = [fulls[i % 2] for i in range(FULL_COUNT)]
-    print(f"python {sys.version.split()[0]}, {DELTA_COUNT} deltas, {FULL_COUNT} full reports")
-    print(f"{'implementation':32} {'deltas/s':>12} {'us/delta':>9} {'full/s':>10} {'us/full':>9}")
-    results = {}
-    for name, make in IMPLEMENTATIONS:
+    farm_prime, farm = farm_stream(MIXED_COUNT)
+    print(
+        f"python {sys.version.split()[0]}, {DELTA_COUNT} X1 deltas, {FULL_COUNT} X1 full reports,"
+        f" {MIXED_COUNT} mixed-farm deltas (6 printers); best of {REPEATS}, messages/s"
+    )
+    print(f"{'implementation':30} {'X1 deltas':>11} {'X1 full':>9} {'mixed farm':>11}")
+    results: dict[str, tuple[float, float, float]] = {}
+    for name, make, make_for in IMPLEMENTATIONS:
         try:
             make()
         except ImportError as error:
             print(
-                f"{name:32} skipped: cannot import ({error}); pip install -r bench/requirements.txt"
+                f"{name:30} skipped: cannot import ({error}); pip install -r bench/requirements.txt"
             )
             continue
         delta_rate = rate(make, fulls[:1], delta_stream)
         full_rate = rate(make, fulls[:1], full_stream)
-        results[name] = delta_rate
-        print(
-            f"{name:32} {delta_rate:12,.0f} {1e6 / delta_rate:9.2f}"
-            f" {full_rate:10,.0f} {1e6 / full_rate:9.1f}"
-        )
+        mixed_rate = farm_rate(lambda make_for=make_for: routed(make_for), farm_prime, farm)
+        results[name] = (delta_rate, full_rate, mixed_rate)
+        print(f"{name:30} {delta_rate:11,.0f} {full_rate:9,.0f} {mixed_rate:11,.0f}")
     peers = {name: r for name, r in results.items() if not name.startswith("J3D")}
-    if peers:
-        fastest = max(peers, key=peers.get)
-        ours = results["J3D parse+merge+snapshot"]
-        print(f"J3D (with snapshot) / fastest peer ({fastest}): {ours / peers[fastest]:.2f}x")
+    ours = results.get("J3D parse+merge+snapshot")
+    if peers and ours:
+        for index, stream in ((0, "X1 deltas"), (1, "X1 full reports"), (2, "mixed farm")):
+            fastest = max(peers, key=lambda name: peers[name][index])
+            ratio = ours[index] / peers[fastest][index]
+            print(f"J3D with snapshot / fastest peer on {stream} ({fastest}): {ratio:.2f}x")
 
 
 if __name__ == "__main__":

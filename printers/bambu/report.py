@@ -76,8 +76,9 @@ class Update(NamedTuple):
 
     kind: "status" (merged), "reply" (a command reply, not merged), "version" (get_version
     module list) or "ignored". changed: names of the snapshot sections that changed (see
-    ``printers.bambu.snapshot.SECTION_READERS``: state, job, progress, temps, speed, error, hms,
-    wifi, nozzle, fans, lights, capabilities, active_tray, ams, version). reply: the parsed reply
+    ``printers.bambu.snapshot.SECTION_READERS``: state, job, progress, bed_temps, chamber_temp,
+    nozzle_temps, speed, error, hms, wifi, nozzle, fans, lights, capabilities, active_tray, ams,
+    version). reply: the parsed reply
     for kind "reply" (and for a get_version answer that carries a result). full: the message was a
     full report (msg 0).
     """
@@ -121,11 +122,9 @@ for _names, _keys in (
         ("progress",),
         ("mc_percent", "mc_remaining_time", "layer_num", "total_layer_num", "3D", "stg_cur"),
     ),
-    (
-        ("temps",),
-        ("nozzle_temper", "nozzle_target_temper", "bed_temper", "bed_target_temper"),
-    ),
-    (("temps",), ("chamber_temper",)),
+    (("nozzle_temps",), ("nozzle_temper", "nozzle_target_temper")),
+    (("bed_temps",), ("bed_temper", "bed_target_temper")),
+    (("chamber_temp",), ("chamber_temper",)),
     (("speed",), ("spd_lvl", "spd_mag")),
     (("error",), ("print_error",)),
     (("wifi",), ("wifi_signal",)),
@@ -143,11 +142,33 @@ for _names, _keys in (
 
 # device.<part> → sections (H2D packs temperatures and the active slot under device).
 _DEVICE_SECTIONS = {
-    "bed": _sections("temps"),
-    "ctc": _sections("temps"),
-    "extruder": _sections("temps", "active_tray"),
+    "bed": _sections("bed_temps"),
+    "ctc": _sections("chamber_temp"),
+    "extruder": _sections("nozzle_temps", "active_tray"),
     "nozzle": _sections("nozzle"),
 }
+
+# Quantities a report can carry in two places. Each source names its rival and the section that
+# reads both: the section reads whichever the printer sent last (snapshot.newest), so when a
+# source arrives while its rival was the newer one, that section must be read again even if no
+# value changed.
+_RIVALS: dict[str, tuple[str, frozenset[str]]] = {}
+for _flat, _nested, _section in (
+    ("layer_num", "3D.layer_num", "progress"),
+    ("total_layer_num", "3D.total_layer_num", "progress"),
+    ("bed_temper", "device.bed", "bed_temps"),
+    ("bed_target_temper", "device.bed", "bed_temps"),
+    ("chamber_temper", "device.ctc", "chamber_temp"),
+    ("nozzle_temper", "device.extruder", "nozzle_temps"),
+    ("nozzle_target_temper", "device.extruder", "nozzle_temps"),
+    ("nozzle_diameter", "device.nozzle", "nozzle"),
+    ("nozzle_type", "device.nozzle", "nozzle"),
+):
+    _RIVALS[_flat] = (_nested, _sections(_section))
+# A nested source has several flat rivals (device.bed: bed_temper and bed_target_temper).
+_NESTED_RIVALS: dict[str, list[str]] = {}
+for _flat, (_nested, _) in _RIVALS.items():
+    _NESTED_RIVALS.setdefault(_nested, []).append(_flat)
 _AMS = _sections("ams")
 _HMS = _sections("hms")
 _ACTIVE_TRAY = _sections("active_tray")
@@ -339,6 +360,7 @@ class PrinterState:
         self._dirty: set[str] = set(_ALL)
         self._snapshot: Snapshot | None = None
         self._modules: tuple[dict[str, Any], ...] = ()
+        self._seq = 0  # status messages merged (the clock of ReadContext.sent)
 
     @property
     def model(self) -> str | None:
@@ -392,10 +414,15 @@ class PrinterState:
     def _merge_status(self, body: dict[str, Any]) -> Update:
         cache = self._print
         changed: frozenset[str] | None = None
+        self._seq += 1
         for key, value in body.items():
             sections = _KEY_SECTIONS.get(key, _MISSING)
             if sections is None:
                 continue
+            if key in _STAMPED:
+                flipped = self._stamp(key, value)
+                if flipped:
+                    changed = flipped if changed is None else changed | flipped
             kind = type(value)
             if kind in _SCALARS:
                 old = cache.get(key, _MISSING)
@@ -424,6 +451,32 @@ class PrinterState:
         self._dirty.update(changed)
         return _status_update(changed, _is_full(body))
 
+    def _stamp(self, key: str, value: Any) -> frozenset[str] | None:
+        """Record that this message carries ``key``'s source(s) of a two-place quantity; returns
+        the sections whose newest source this switches (see _RIVALS)."""
+        sent = self._ctx.sent
+        seq = self._seq
+        flipped = None
+        if key in _RIVALS:
+            if value is None:
+                return None
+            rival, sections = _RIVALS[key]
+            rival_at = sent.get(rival)
+            if rival_at is not None and rival_at >= sent.get(key, -1):
+                flipped = sections
+            sent[key] = seq
+            return flipped
+        for source in _nested_sources(key, value):
+            flats = _NESTED_RIVALS[source]
+            newest_flat = max(sent.get(flat, -1) for flat in flats)
+            if newest_flat > sent.get(source, -1):
+                sections = _RIVALS[flats[0]][1]
+                flipped = sections if flipped is None else flipped | sections
+            sent[source] = seq
+        if key == "device" and type(value) is dict and "extruder" in value:
+            self._ctx.extruder_version += 1
+        return flipped
+
     def _apply_version(self, info: dict[str, Any], reply: Reply | None) -> Update:
         modules = tuple(_clone(m, 1) for m in info["module"] if type(m) is dict)
         firmware = None
@@ -442,6 +495,34 @@ class PrinterState:
         self._ctx.ams_kinds = kinds
         self._dirty.update(_VERSION)
         return Update("version", _VERSION, reply, False)
+
+
+def _nested_sources(key: str, value: Any) -> list[str]:
+    """The nested sources of two-place quantities a ``3D`` or ``device`` value carries."""
+    if type(value) is not dict:
+        return []
+    if key == "3D":
+        return [f"3D.{name}" for name in ("layer_num", "total_layer_num") if name in value]
+    found = []
+    for part in ("bed", "ctc"):
+        if _info_temp_present(value.get(part)):
+            found.append(f"device.{part}")
+    extruder = value.get("extruder")
+    if type(extruder) is dict and type(extruder.get("info")) is list:
+        if any(type(e) is dict and "temp" in e for e in extruder["info"]):
+            found.append("device.extruder")
+    nozzle = value.get("nozzle")
+    if type(nozzle) is dict and type(nozzle.get("info")) is list and nozzle["info"]:
+        found.append("device.nozzle")
+    return found
+
+
+def _info_temp_present(part: Any) -> bool:
+    return type(part) is dict and type(part.get("info")) is dict and "temp" in part["info"]
+
+
+# Keys whose presence is stamped (ReadContext.sent): the flat sources and the nested containers.
+_STAMPED = frozenset({*_RIVALS, "3D", "device"})
 
 
 def _is_full(body: dict[str, Any]) -> bool:

@@ -267,11 +267,12 @@ class Snapshot:
     - gcode_state: the raw ``gcode_state`` string.
     - job_name (``subtask_name``), gcode_file, task_id, subtask_id, print_type (cloud|local|...).
     - progress_pct (``mc_percent``, 0–100), remaining_minutes (``mc_remaining_time``), layer and
-      total_layers (``"3D"`` nested values win over the flat ones), stage (raw ``stg_cur``; 255 and
-      −1 mean no special stage).
+      total_layers (flat or ``"3D"`` nested, whichever the printer sent last), stage (raw
+      ``stg_cur``; 255 and −1 mean no special stage).
     - nozzle_temp/nozzle_target (the active nozzle), bed_temp/bed_target, chamber_temp (only on
       models with a real sensor), extruder_temps (one TempPair per extruder, dual-nozzle H2D; empty
-      otherwise). °C. Packed ``device`` temperatures win over the flat fields when present.
+      otherwise). °C. Flat fields or the packed ``device`` temperatures, whichever the printer
+      sent last.
     - speed_level (``spd_lvl`` 1 silent, 2 standard, 3 sport, 4 ludicrous), speed_pct (``spd_mag``).
     - print_error: PrintError or None when 0. hms: decoded HMS entries.
     - wifi_dbm: signal in dBm. nozzle_diameter (mm), nozzle_type.
@@ -374,6 +375,14 @@ class ReadContext:
     chamber_sensor: bool | None = field(init=False, default=None)
     # Decoded trays and HMS lists by content (see _memoized); not part of the context's value.
     memo: dict[Any, Any] = field(init=False, default_factory=dict, repr=False, compare=False)
+    # Which message (a counter) last carried each source of a quantity a report holds in two
+    # places ("bed_temper" and "device.bed", "layer_num" and "3D.layer_num"...): see newest().
+    sent: dict[str, int] = field(init=False, default_factory=dict, repr=False, compare=False)
+    # Bumped whenever device.extruder changes, so its decoded temperatures are reused until then.
+    extruder_version: int = field(init=False, default=0, repr=False, compare=False)
+    extruder_cache: tuple[int, tuple[Any, ...], int] | None = field(
+        init=False, default=None, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if self.model in CHAMBER_SENSOR_MODELS:
@@ -437,71 +446,94 @@ def _id_text(value: Any) -> str | None:
     return as_text(value)
 
 
+def newest(ctx: ReadContext, flat_key: str, flat: Any, nested_key: str, nested: Any) -> Any:
+    """The value of the source the printer sent most recently (the nested one on a tie, and
+    whichever is readable when the other is None), so a firmware that updates only one of the two
+    places a quantity lives in is never shown stale."""
+    if nested is None:
+        return flat
+    if flat is None:
+        return nested
+    sent = ctx.sent
+    return flat if sent.get(flat_key, -1) > sent.get(nested_key, -1) else nested
+
+
 def read_progress(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
-    nested = as_dict(p.get("3D"))
-    layer = nested.get("layer_num", p.get("layer_num"))
-    total = nested.get("total_layer_num", p.get("total_layer_num"))
+    nested = p.get("3D")
     percent = as_int(p.get("mc_percent"))
     remaining = as_int(p.get("mc_remaining_time"))
+    layer, total = as_int(p.get("layer_num")), as_int(p.get("total_layer_num"))
+    if type(nested) is dict:
+        layer = newest(ctx, "layer_num", layer, "3D.layer_num", as_int(nested.get("layer_num")))
+        nested_total = as_int(nested.get("total_layer_num"))
+        total = newest(ctx, "total_layer_num", total, "3D.total_layer_num", nested_total)
     return {
         "progress_pct": percent if percent is not None and 0 <= percent <= 100 else None,
         "remaining_minutes": remaining if remaining is not None and remaining >= 0 else None,
-        "layer": as_int(layer),
-        "total_layers": as_int(total),
+        "layer": layer,
+        "total_layers": total,
         "stage": as_int(p.get("stg_cur")),
     }
 
 
-def read_temps(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
+def read_bed_temps(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
+    """Flat ``bed_temper``/``bed_target_temper``, or the packed ``device.bed`` (newest wins)."""
+    current = as_float(p.get("bed_temper"))
+    target = as_float(p.get("bed_target_temper"))
     device = p.get("device")
-    if type(device) is dict and not _PACKED_TEMP_PARTS.isdisjoint(device):
-        return _read_packed_temps(p, ctx, device)
-    # The common case (no packed temperatures) is on every temperature delta: keep it lean.
+    if type(device) is dict and "bed" in device:
+        packed, packed_target = unpack_temp(_info_temp(device["bed"]))
+        current = newest(ctx, "bed_temper", current, "device.bed", packed)
+        target = newest(ctx, "bed_target_temper", target, "device.bed", packed_target)
+    return {"bed_temp": current, "bed_target": target}
+
+
+def read_chamber_temp(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
+    """Flat ``chamber_temper`` or the packed ``device.ctc``, only where the sensor is real."""
     sensor = ctx.chamber_sensor
-    return {
-        "nozzle_temp": as_float(p.get("nozzle_temper")),
-        "nozzle_target": as_float(p.get("nozzle_target_temper")),
-        "bed_temp": as_float(p.get("bed_temper")),
-        "bed_target": as_float(p.get("bed_target_temper")),
-        "chamber_temp": as_float(p.get("chamber_temper")) if sensor else None,
-        "extruder_temps": (),
-    }
-
-
-_PACKED_TEMP_PARTS = frozenset({"bed", "ctc", "extruder"})
-
-
-def _read_packed_temps(
-    p: dict[str, Any], ctx: ReadContext, device: dict[str, Any]
-) -> dict[str, Any]:
-    """Newer firmware packs temperatures under ``device``; those win over the flat fields."""
-    nozzle = as_float(p.get("nozzle_temper"))
-    nozzle_target = as_float(p.get("nozzle_target_temper"))
-    bed = as_float(p.get("bed_temper"))
-    bed_target = as_float(p.get("bed_target_temper"))
-    chamber = as_float(p.get("chamber_temper"))
-    packed_bed = unpack_temp(_info_temp(device.get("bed")))
-    if packed_bed[0] is not None:
-        bed, bed_target = packed_bed
-    packed_chamber = unpack_temp(_info_temp(device.get("ctc")))[0]
-    if packed_chamber is not None:
-        chamber = packed_chamber
-    extruders = _extruder_temps(device)
-    if extruders:
-        active = extruders[min(_active_extruder(device), len(extruders) - 1)]
-        if active.current is not None:
-            nozzle, nozzle_target = active.current, active.target
-    sensor = ctx.chamber_sensor
+    device = p.get("device")
+    packed_part = type(device) is dict and "ctc" in device
     if sensor is None:
-        sensor = "ctc" in device
+        sensor = packed_part  # an unknown model is trusted only when it reports device.ctc
+    if not sensor:
+        return {"chamber_temp": None}
+    current = as_float(p.get("chamber_temper"))
+    if packed_part:
+        packed = unpack_temp(_info_temp(device["ctc"]))[0]
+        current = newest(ctx, "chamber_temper", current, "device.ctc", packed)
+    return {"chamber_temp": current}
+
+
+def read_nozzle_temps(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
+    """The active nozzle: flat ``nozzle_temper``/``nozzle_target_temper`` or the active extruder's
+    packed temperature (newest wins); every extruder's pair on dual-nozzle printers."""
+    current = as_float(p.get("nozzle_temper"))
+    target = as_float(p.get("nozzle_target_temper"))
+    device = p.get("device")
+    if type(device) is not dict or "extruder" not in device:
+        return {"nozzle_temp": current, "nozzle_target": target, "extruder_temps": ()}
+    extruders, active = _extruders(device, ctx)
+    if extruders:
+        pair = extruders[min(active, len(extruders) - 1)]
+        if pair.current is not None:
+            current = newest(ctx, "nozzle_temper", current, "device.extruder", pair.current)
+            target = newest(ctx, "nozzle_target_temper", target, "device.extruder", pair.target)
     return {
-        "nozzle_temp": nozzle,
-        "nozzle_target": nozzle_target,
-        "bed_temp": bed,
-        "bed_target": bed_target,
-        "chamber_temp": chamber if sensor else None,
+        "nozzle_temp": current,
+        "nozzle_target": target,
         "extruder_temps": extruders if len(extruders) > 1 else (),
     }
+
+
+def _extruders(device: dict[str, Any], ctx: ReadContext) -> tuple[tuple[TempPair, ...], int]:
+    """Decoded extruder temperatures and the active index, reused until device.extruder changes."""
+    cache = ctx.extruder_cache
+    if cache is not None and cache[0] == ctx.extruder_version:
+        return cache[1], cache[2]
+    extruders = _extruder_temps(device)
+    active = _active_extruder(device)
+    ctx.extruder_cache = (ctx.extruder_version, extruders, active)
+    return extruders, active
 
 
 def _info_temp(part: Any) -> Any:
@@ -546,13 +578,16 @@ def read_wifi(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
 
 
 def read_nozzle(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
+    """Flat ``nozzle_diameter``/``nozzle_type`` or the first ``device.nozzle.info`` entry (newest
+    wins)."""
     diameter = as_float(p.get("nozzle_diameter"))
     kind = as_text(p.get("nozzle_type"))
-    if diameter is None or kind is None:
-        nozzles = as_list(as_dict(as_dict(p.get("device")).get("nozzle")).get("info"))
-        first = nozzles[0] if nozzles and type(nozzles[0]) is dict else _EMPTY
-        diameter = diameter if diameter is not None else as_float(first.get("diameter"))
-        kind = kind or as_text(first.get("type"))
+    nozzles = as_list(as_dict(as_dict(p.get("device")).get("nozzle")).get("info"))
+    if nozzles and type(nozzles[0]) is dict:
+        first = nozzles[0]
+        packed = as_float(first.get("diameter"))
+        diameter = newest(ctx, "nozzle_diameter", diameter, "device.nozzle", packed)
+        kind = newest(ctx, "nozzle_type", kind, "device.nozzle", as_text(first.get("type")))
     return {"nozzle_diameter": diameter, "nozzle_type": kind}
 
 
@@ -739,7 +774,9 @@ SECTION_READERS: dict[str, Reader] = {
     "state": read_state,
     "job": read_job,
     "progress": read_progress,
-    "temps": read_temps,
+    "bed_temps": read_bed_temps,
+    "chamber_temp": read_chamber_temp,
+    "nozzle_temps": read_nozzle_temps,
     "speed": read_speed,
     "error": read_error,
     "hms": read_hms,

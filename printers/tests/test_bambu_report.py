@@ -120,7 +120,15 @@ def test_full_report_is_a_status_update_with_full_flag() -> None:
     update = state.apply(load_messages(P1P)[0])
     assert update.kind == "status"
     assert update.full is True
-    assert {"state", "progress", "temps", "ams", "hms", "wifi"} <= update.changed
+    assert {
+        "state",
+        "progress",
+        "bed_temps",
+        "nozzle_temps",
+        "ams",
+        "hms",
+        "wifi",
+    } <= update.changed
 
 
 def test_delta_merges_over_full_report_without_clearing_other_fields() -> None:
@@ -144,7 +152,7 @@ def test_delta_merges_over_full_report_without_clearing_other_fields() -> None:
 def test_delta_reports_only_the_sections_it_changed() -> None:
     state = loaded(P1P, "P1P")
     assert state.apply(delta(wifi_signal="-61dBm")).changed == {"wifi"}
-    assert state.apply(delta(bed_temper=40.5, mc_percent=12)).changed == {"temps", "progress"}
+    assert state.apply(delta(bed_temper=40.5, mc_percent=12)).changed == {"bed_temps", "progress"}
 
 
 def test_delta_repeating_a_value_changes_nothing() -> None:
