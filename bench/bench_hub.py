@@ -76,8 +76,9 @@ class LagListener:
     def on_disconnected(self, key: Hashable, reason: str) -> None:
         self.disconnects += 1
 
-    def on_auth_failed(self, key: Hashable) -> None:
-        raise SystemExit(f"auth failed for {key}")
+    def on_connect_failed(self, key: Hashable, kind: str, reason: str, retry_in: object) -> None:
+        if kind == "auth":
+            raise SystemExit(f"auth failed for {key}")
 
 
 def publisher(host: str, port: int, code: str, ca_pem: str, printers: int, seconds: float,

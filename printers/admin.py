@@ -62,7 +62,17 @@ class PrinterStatusInline(admin.StackedInline):
     model = PrinterStatus
     can_delete = False
     extra = 0
-    readonly_fields = ["state", "online", "last_report_at", "link_error", "snapshot"]
+    readonly_fields = [
+        "state",
+        "online",
+        "last_report_at",
+        "connected_since",
+        "link_error",
+        "link_error_kind",
+        "failing_since",
+        "retry_at",
+        "snapshot",
+    ]
     fields = readonly_fields
 
 
@@ -87,7 +97,11 @@ class PrinterAdmin(admin.ModelAdmin):
     @admin.display(description="state")
     def state(self, printer: Printer) -> str:
         status = getattr(printer, "status", None)
-        return status.state if status else "unknown"
+        if status is None:
+            return "unknown"
+        if status.link_error_kind and not status.online:
+            return f"{status.state} ({status.get_link_error_kind_display()})"
+        return status.state
 
 
 @admin.register(BambuMaterial)

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from printers.bambu.commands import CommandBuilder, Reply
 from printers.bambu.errors import HMS_DEVELOPER_MODE_REQUIRED
-from printers.bambu.mqtt import Endpoint, LinkState, MqttHub
+from printers.bambu.mqtt import Endpoint, FailureKind, LinkState, MqttHub
 from printers.bambu.report import PrinterState, decode_payload
 from printers.models import Printer, PrinterCommand, PrinterLease, PrinterStatus
 from printers.services import commands as outbox
@@ -76,6 +76,18 @@ def printer_endpoint(printer: Printer) -> Endpoint:
     )
 
 
+@dataclass(frozen=True)
+class _LinkDown:
+    """A failed connect (``connect``) or a dropped link, as the hub thread saw it."""
+
+    key: int
+    kind: str  # a PrinterStatus.LinkErrorKind
+    reason: str
+    retry_in: float | None
+    connect: bool = False
+    at: float = field(default_factory=time.monotonic)
+
+
 @dataclass(eq=False)
 class LivePrinter:
     """What the link keeps per held printer. Fields marked (hub) are written on the hub thread."""
@@ -96,7 +108,12 @@ class LivePrinter:
     full_reports: int = 0  # (hub) full reports (pushall answers) received
     link_error: str = ""
     since: float = field(default_factory=time.monotonic)
-    repair_requested_at: float | None = None  # (hub and main) last pushall sent to rebuild state
+    repair_requested_at: float | None = None
+    # The current outage: monotonic time of its first failure or disconnect (None: link up or
+    # never tried), and the last reason and kind (a PrinterStatus.LinkErrorKind).
+    down_since: float | None = None
+    down_reason: str = ""
+    down_kind: str = ""  # (hub and main) last pushall sent to rebuild state
 
 
 class PrinterLink:
@@ -109,6 +126,7 @@ class PrinterLink:
         hub_factory: Callable[[Any], MqttHub] | None = None,
         max_printers: int | None = None,
         offline_after: float | None = None,
+        link_down_grace: float | None = None,
         write_every: float | None = None,
         reconcile_every: float = 10.0,
         command_timeout: float | None = None,
@@ -121,6 +139,13 @@ class PrinterLink:
             settings.PRINTER_OFFLINE_AFTER_SECONDS if offline_after is None else offline_after
         )
         self.write_every = live.write_interval() if write_every is None else write_every
+        # A printer shown online whose link is down this long (failing connects, no reports) is
+        # shown offline with the reason; one not shown online is at its first failure.
+        self.link_down_grace = float(
+            getattr(settings, "PRINTER_OFFLINE_AFTER_LINK_DOWN_SECONDS", 15)
+            if link_down_grace is None
+            else link_down_grace
+        )
         self.reconcile_every = reconcile_every
         self.command_timeout = command_timeout
         # Called on the hub thread after a report is applied (the bench measures lag with it).
@@ -134,8 +159,8 @@ class PrinterLink:
         self.errors: collections.Counter[int] = collections.Counter()
         self._lock = threading.Lock()
         self._replies: collections.deque[tuple[int, Reply]] = collections.deque(maxlen=10_000)
-        self._auth_failed: collections.deque[int] = collections.deque(maxlen=10_000)
-        self._connected: collections.deque[int] = collections.deque(maxlen=10_000)
+        self._connected: collections.deque[tuple[int, datetime]] = collections.deque(maxlen=10_000)
+        self._link_down: collections.deque[_LinkDown] = collections.deque(maxlen=10_000)
         self._full_reports: collections.deque[int] = collections.deque(maxlen=10_000)
         self._hub_thread: threading.Thread | None = None
         self._next_reconcile = 0.0
@@ -147,7 +172,7 @@ class PrinterLink:
         # A pushall after every connect: P1/A1 send only deltas, so without it the cached state
         # would stay partial (§1.3).
         self.hub.publish(key, self.builder.pushall().payload)
-        self._connected.append(key)
+        self._connected.append((key, timezone.now()))
 
     def on_report(self, key: Any, payload: bytes) -> None:
         entry = self.printers.get(key)
@@ -181,9 +206,12 @@ class PrinterLink:
 
     def on_disconnected(self, key: Any, reason: str) -> None:
         logger.info("printer %s: link down (%s)", key, reason)
+        self._link_down.append(_LinkDown(key, PrinterStatus.LinkErrorKind.ERROR, reason, None))
 
-    def on_auth_failed(self, key: Any) -> None:
-        self._auth_failed.append(key)
+    def on_connect_failed(
+        self, key: Any, kind: FailureKind, reason: str, retry_in: float | None
+    ) -> None:
+        self._link_down.append(_LinkDown(key, str(kind), reason, retry_in, connect=True))
 
     # ---- one printer's failure stays with that printer -------------------------------------
 
@@ -247,7 +275,11 @@ class PrinterLink:
         try:
             endpoint = printer_endpoint(printer)
         except ValueError as exc:  # settings the hub refuses (bad serial, CA missing)
-            live.status_set_link_error(printer_id=pk, error=f"cannot connect: {exc}")
+            live.status_set_link_error(
+                printer_id=pk,
+                error=f"cannot connect: {exc}",
+                kind=PrinterStatus.LinkErrorKind.CONFIG,
+            )
             if pk in self.printers:
                 self._drop(pk)
             return
@@ -360,55 +392,60 @@ class PrinterLink:
         return written
 
     def check_silence(self) -> int:
-        """Printers silent for ``offline_after`` seconds go offline (once); returns how many."""
+        """Printers silent for ``offline_after`` seconds, or whose link has been down for
+        ``link_down_grace``, go offline (once, with the reason); returns how many."""
         now = time.monotonic()
         went = 0
         for pk, entry in self.printers.items():
+            if entry.offline_marked:
+                continue
             with self._lock:
                 last = entry.last_report
-            if entry.offline_marked or last is None or now - last < self.offline_after:
+            if entry.down_since is not None and now - entry.down_since >= self.link_down_grace:
+                reason, kind = entry.down_reason, entry.down_kind
+            elif last is not None and now - last >= self.offline_after:
+                reason = f"no report for {int(now - last)} s"
+                kind = PrinterStatus.LinkErrorKind.SILENT
+            else:
                 continue
             try:
-                self._mark_silent(entry, seconds=int(now - last))
+                live.status_mark_offline(
+                    printer=entry.printer, reason=reason, kind=kind, snapshot=None
+                )
+                self._shown_offline(entry)
             except Exception:
                 self._failed(pk, "could not be marked offline")
                 continue
             went += 1
         return went
 
-    def _mark_silent(self, entry: LivePrinter, *, seconds: int) -> None:
-        offline = {**entry.written, "state": PrinterStatus.State.OFFLINE}
-        live.status_mark_offline(
-            printer=entry.printer, reason=f"no report for {seconds} s", snapshot=None
-        )
-        # Keep ``written`` as the last job state: when the printer answers again, a job that
-        # ran on meanwhile is not announced as started a second time.
-        entry.online, entry.offline_marked = False, True
-        entry.written_notable = live.snapshot_notable(offline)
-        self.db_writes += 1
-
     def handle_link_events(self) -> None:
-        """Auth failures and command replies collected by the hub thread."""
-        while self._auth_failed:
-            pk = self._auth_failed.popleft()
+        """Connects, failed connects, drops and command replies collected by the hub thread."""
+        while self._connected:
+            pk, at = self._connected.popleft()
             entry = self.printers.get(pk)
             if entry is None:
                 continue
+            entry.down_since = None
             try:
-                cloud = entry.endpoint.cloud
-                entry.link_error = ACCESS_DENIED_CLOUD if cloud else ACCESS_DENIED
-                live.status_set_link_error(printer_id=pk, error=entry.link_error)
-                outbox.commands_fail_sent(printer_id=pk, reason=entry.link_error)
+                live.status_link_up(printer_id=pk, at=at)
             except Exception:
-                self._failed(pk, "access denied could not be recorded")
+                self._failed(pk, "connection could not be recorded")
+        while self._link_down:
+            down = self._link_down.popleft()
+            entry = self.printers.get(down.key)
+            if entry is None:
+                continue
+            try:
+                self._record_link_down(entry, down)
+            except Exception:
+                self._failed(down.key, "connection failure could not be recorded")
         while self._replies:
             pk, reply = self._replies.popleft()
             try:
                 outbox.command_record_reply(printer_id=pk, reply=reply)
             except Exception:
                 self._failed(pk, "command reply could not be recorded")
-        while self._connected:
-            self._connected.popleft()
         full = set()
         while self._full_reports:
             full.add(self._full_reports.popleft())
@@ -416,6 +453,46 @@ class PrinterLink:
             # pushall has no reply of its own: the full report it asks for is the answer. One
             # UPDATE for every printer: only the database itself can make it fail.
             outbox.commands_ack_refresh(printer_ids=full)
+
+    def _record_link_down(self, entry: LivePrinter, down: _LinkDown) -> None:
+        """Remember the outage; for a failed connect, show why on the status (and offline when
+        the printer is not shown online, the access code is refused, or the grace is over)."""
+        if entry.down_since is None:
+            entry.down_since = down.at
+        kind = down.kind
+        if kind == PrinterStatus.LinkErrorKind.AUTH:
+            text = ACCESS_DENIED_CLOUD if entry.endpoint.cloud else ACCESS_DENIED
+        else:
+            text = f"{PrinterStatus.LinkErrorKind(kind).label}: {down.reason}"
+        entry.down_reason, entry.down_kind = text, kind
+        if not down.connect:
+            return  # a drop: the printer may be back at the next attempt (see check_silence)
+        if kind == PrinterStatus.LinkErrorKind.AUTH:
+            entry.link_error = text  # no retries: a poll need not wait for this printer
+        offline = (
+            not entry.online
+            or kind == PrinterStatus.LinkErrorKind.AUTH
+            or down.at - entry.down_since >= self.link_down_grace
+        )
+        retry_at = None
+        if down.retry_in is not None:
+            retry_at = timezone.now() + timedelta(seconds=down.retry_in)
+        live.status_link_failed(
+            printer=entry.printer, kind=kind, error=text, retry_at=retry_at, offline=offline
+        )
+        if offline:
+            self._shown_offline(entry)
+        if kind == PrinterStatus.LinkErrorKind.AUTH:
+            outbox.commands_fail_sent(printer_id=entry.printer.pk, reason=text)
+
+    def _shown_offline(self, entry: LivePrinter) -> None:
+        # Keep ``written`` as the last job state: when the printer answers again, a job that
+        # ran on meanwhile is not announced as started a second time.
+        entry.online, entry.offline_marked = False, True
+        entry.written_notable = live.snapshot_notable(
+            {**entry.written, "state": PrinterStatus.State.OFFLINE}
+        )
+        self.db_writes += 1
 
     def connected_ids(self) -> set[int]:
         return {pk for pk in self.printers if self.hub.status(pk) is LinkState.CONNECTED}
@@ -514,7 +591,10 @@ class PrinterLink:
             for pk, entry in self.printers.items():
                 if pk not in refreshed and not entry.link_error:
                     live.status_mark_offline(
-                        printer=entry.printer, reason="no answer to a poll", snapshot=None
+                        printer=entry.printer,
+                        reason=entry.down_reason or "no answer to a poll",
+                        kind=entry.down_kind or PrinterStatus.LinkErrorKind.TIMEOUT,
+                        snapshot=None,
                     )
             # The connection closes now: a reply to a sent command can no longer be matched.
             outbox.commands_expire(

@@ -210,12 +210,30 @@ class PrinterStatus(models.Model):
     # used by the dispatcher and the planner.
     BUSY_STATES = frozenset({State.PREPARE, State.RUNNING, State.PAUSE, State.SLICING})
 
+    class LinkErrorKind(models.TextChoices):
+        """Why the link cannot reach the printer (the MQTT hub's failure kinds, and silence)."""
+
+        NO_ROUTE = "no_route", "no route to the printer"
+        REFUSED = "refused", "connection refused"
+        TIMEOUT = "timeout", "no answer (timeout)"
+        TLS = "tls", "TLS handshake failed"
+        AUTH = "auth", "access code refused"
+        SILENT = "silent", "connected but silent"
+        CONFIG = "config", "unusable settings"
+        ERROR = "error", "connection error"
+
     printer = models.OneToOneField(Printer, on_delete=models.CASCADE, related_name="status")
     state = models.CharField(max_length=16, choices=State.choices, default=State.UNKNOWN)
     online = models.BooleanField(default=False)
     snapshot = models.JSONField(default=dict, blank=True)
     last_report_at = models.DateTimeField(null=True, blank=True)
+    # The connection outcome: since when the link is up, or why it is not (the last error, its
+    # kind, since when it fails, and when the link tries again).
+    connected_since = models.DateTimeField(null=True, blank=True)
     link_error = models.CharField(max_length=255, blank=True)
+    link_error_kind = models.CharField(max_length=16, choices=LinkErrorKind.choices, blank=True)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    retry_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

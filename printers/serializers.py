@@ -15,13 +15,28 @@ class SnapshotField(serializers.JSONField):
 
 
 class PrinterStatusSerializer(ModelSerializer):
-    """The live status the printer link keeps; `snapshot` is the last decoded report."""
+    """The live status the printer link keeps; `snapshot` is the last decoded report.
+
+    The connection outcome: `connected_since` while the link is up; otherwise `link_error` (why),
+    `link_error_kind` (no_route, refused, timeout, tls, auth, silent, config, error),
+    `failing_since` (the first failure of this outage) and `retry_at` (the next attempt)."""
 
     snapshot = SnapshotField(read_only=True)
 
     class Meta:
         model = PrinterStatus
-        fields = ["state", "online", "last_report_at", "link_error", "snapshot", "updated_at"]
+        fields = [
+            "state",
+            "online",
+            "last_report_at",
+            "connected_since",
+            "link_error",
+            "link_error_kind",
+            "failing_since",
+            "retry_at",
+            "snapshot",
+            "updated_at",
+        ]
         read_only_fields = fields
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import collections
 import enum
+import errno
 import functools
 import heapq
 import itertools
@@ -64,6 +65,37 @@ MAX_PENDING_COMMANDS = 10_000
 # At most this many packets are read from one socket per wake-up before others get a turn.
 READ_BURST = 64
 _client_ids = itertools.count(1)
+
+
+class FailureKind(enum.StrEnum):
+    """Why a connect attempt failed, as a person can act on it."""
+
+    NO_ROUTE = "no_route"  # host unreachable, network down, name does not resolve
+    REFUSED = "refused"  # nothing listens on the port (LAN mode off), or the broker said no
+    TIMEOUT = "timeout"  # no answer: printer off, wrong address, firewall dropping packets
+    TLS = "tls"  # handshake or certificate refused
+    AUTH = "auth"  # access code (or cloud token) rejected
+    ERROR = "error"  # anything else
+
+
+_NO_ROUTE_ERRNOS = frozenset(
+    {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN, errno.EADDRNOTAVAIL}
+)
+
+
+def classify(exc: BaseException) -> FailureKind:
+    """The kind of a connect exception (socket, DNS or TLS error)."""
+    if isinstance(exc, ssl.SSLError | ssl.CertificateError):
+        return FailureKind.TLS
+    if isinstance(exc, socket.gaierror):
+        return FailureKind.NO_ROUTE
+    if isinstance(exc, ConnectionRefusedError):
+        return FailureKind.REFUSED
+    if isinstance(exc, TimeoutError):
+        return FailureKind.TIMEOUT
+    if isinstance(exc, OSError) and exc.errno in _NO_ROUTE_ERRNOS:
+        return FailureKind.NO_ROUTE
+    return FailureKind.ERROR
 
 
 class LinkState(enum.StrEnum):
@@ -123,8 +155,11 @@ class Listener(Protocol):
     def on_disconnected(self, key: Hashable, reason: str) -> None:
         """A link that had called ``on_connected`` went down (it will be retried)."""
 
-    def on_auth_failed(self, key: Hashable) -> None:
-        """The broker rejected the credentials; no retries until ``update()``."""
+    def on_connect_failed(
+        self, key: Hashable, kind: FailureKind, reason: str, retry_in: float | None
+    ) -> None:
+        """A connect attempt failed: its kind, a short reason (never the password), and when the
+        hub tries again (seconds; None for rejected credentials: no retries until ``update()``)."""
 
 
 # -- TLS -------------------------------------------------------------------------------------
@@ -191,6 +226,7 @@ class _Link:
     connected_at: float | None = None
     last_message_at: float | None = None
     last_error: str | None = None
+    last_failure: FailureKind | None = None
     retry_token: int = 0  # invalidates retry timers scheduled before a newer transition
 
 
@@ -444,7 +480,7 @@ class MqttHub:
             if conn.dead or link.conn is not conn or self._links.get(link.endpoint.key) is not link:
                 self._close_socket(conn)  # removed or updated while connecting
             elif exc is not None:
-                self._fail(link, _describe(exc))
+                self._fail(link, _describe(exc), classify(exc))
             else:
                 self._adopt(conn)
 
@@ -452,7 +488,7 @@ class MqttHub:
         client = conn.client
         sock = client.socket()
         if sock is None:
-            self._fail(conn.link, "connect returned no socket")
+            self._fail(conn.link, "connect returned no socket", FailureKind.ERROR)
             return
         client.user_data_set(conn)
         client.on_connect = self._on_connect
@@ -472,7 +508,8 @@ class MqttHub:
     def _check_connack(self, conn: _Conn) -> None:
         if not conn.dead and conn.link.conn is conn and conn.link.state is LinkState.CONNECTING:
             self._discard(conn)
-            self._fail(conn.link, f"no CONNACK/SUBACK within {self._connect_timeout:g}s")
+            reason = f"no CONNACK/SUBACK within {self._connect_timeout:g}s"
+            self._fail(conn.link, reason, FailureKind.TIMEOUT)
 
     # -- socket events (loop thread) ----------------------------------------------------------
 
@@ -559,7 +596,8 @@ class MqttHub:
             return
         if any(reason.is_failure for reason in reasons):
             # e.g. a cloud account that is not bound to this serial.
-            self._drop(link, f"subscription to {link.endpoint.report_topic} refused")
+            reason = f"subscription to {link.endpoint.report_topic} refused"
+            self._drop(link, reason, kind=FailureKind.REFUSED)
             return
         link.state = LinkState.CONNECTED
         link.connected_at = self._clock()
@@ -585,19 +623,22 @@ class MqttHub:
         if link.state is LinkState.AUTH_FAILED:
             link.conn = None
             return
-        self._lost(link, conn.refused or f"connection lost: {reason}")
+        if conn.refused:
+            self._lost(link, conn.refused, FailureKind.REFUSED)
+        else:
+            self._lost(link, f"connection lost: {reason}", FailureKind.ERROR)
 
     # -- state transitions (loop thread) -------------------------------------------------------
 
-    def _fail(self, link: _Link, reason: str) -> None:
+    def _fail(self, link: _Link, reason: str, kind: FailureKind) -> None:
         """A connect attempt failed before CONNACK/SUBACK."""
         # A switched-off printer fails every minute; only its first failure is news.
         level = logging.INFO if link.failures == 0 else logging.DEBUG
-        logger.log(level, "mqtt link %r: connect failed: %s", link.endpoint.key, reason)
-        self._lost(link, reason)
+        logger.log(level, "mqtt link %r: connect failed (%s): %s", link.endpoint.key, kind, reason)
+        self._lost(link, reason, kind)
 
-    def _lost(self, link: _Link, reason: str | None) -> None:
-        """The current connection is gone: tell the listener if it was up, then back off."""
+    def _lost(self, link: _Link, reason: str | None, kind: FailureKind) -> None:
+        """The current connection is gone: tell the listener why, then back off."""
         was_connected = link.state is LinkState.CONNECTED
         link.conn = None
         link.last_error = reason or "connection lost"
@@ -606,25 +647,44 @@ class MqttHub:
             uptime = self._clock() - (link.connected_at or 0.0)
             if uptime >= self._stable_after:
                 link.failures = 0
-            self._notify("on_disconnected", link.endpoint.key, link.last_error)
-        self._schedule_retry(link, self._backoff(link))
+        self._retry_later(link, self._backoff(link), kind, was_connected)
 
-    def _drop(self, link: _Link, reason: str, retry_in: float | None = None) -> None:
+    def _drop(
+        self,
+        link: _Link,
+        reason: str,
+        retry_in: float | None = None,
+        kind: FailureKind = FailureKind.ERROR,
+    ) -> None:
         """Hub-initiated disconnect (update, protocol error): close and reconnect."""
         if link.conn is not None:
             self._discard(link.conn)
         was_connected = link.state is LinkState.CONNECTED
         link.conn = None
         link.last_error = reason
+        delay = self._backoff(link) if retry_in is None else retry_in
+        # An edited endpoint is no failure of the printer's: nothing to report.
+        self._retry_later(link, delay, None if retry_in == 0.0 else kind, was_connected)
+
+    def _retry_later(
+        self, link: _Link, delay: float, kind: FailureKind | None, was_connected: bool
+    ) -> None:
+        self._schedule_retry(link, delay)
+        key, reason = link.endpoint.key, link.last_error or ""
         if was_connected:
-            self._notify("on_disconnected", link.endpoint.key, reason)
-        self._schedule_retry(link, self._backoff(link) if retry_in is None else retry_in)
+            self._notify("on_disconnected", key, reason)
+        elif kind is not None:
+            link.last_failure = kind
+            self._notify("on_connect_failed", key, kind, reason, delay)
 
     def _auth_failed(self, link: _Link, reason: str) -> None:
         link.state = LinkState.AUTH_FAILED
         link.last_error = f"credentials rejected: {reason}"
+        link.last_failure = FailureKind.AUTH
         logger.warning("mqtt link %r: %s; not retrying", link.endpoint.key, link.last_error)
-        self._notify("on_auth_failed", link.endpoint.key)
+        self._notify(
+            "on_connect_failed", link.endpoint.key, FailureKind.AUTH, link.last_error, None
+        )
 
     def _backoff(self, link: _Link) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2**failures)], so a farm of printers
@@ -713,4 +773,13 @@ class MqttHub:
                     self._drop(link, f"keep-alive error: {_describe(exc)}")
 
 
-__all__ = ["AUTH_REJECTED_CODES", "Endpoint", "LinkState", "Listener", "MqttHub", "ssl_context"]
+__all__ = [
+    "AUTH_REJECTED_CODES",
+    "Endpoint",
+    "FailureKind",
+    "LinkState",
+    "Listener",
+    "MqttHub",
+    "classify",
+    "ssl_context",
+]

@@ -187,6 +187,9 @@ def status_apply_snapshot(
             "snapshot": snapshot,
             "last_report_at": report_at,
             "link_error": "",
+            "link_error_kind": "",
+            "failing_since": None,
+            "retry_at": None,
             "updated_at": now,
         }
         if not PrinterStatus.objects.filter(printer_id=printer.pk).update(**fields):
@@ -203,31 +206,82 @@ def _tray_view(snapshot: dict[str, Any]) -> list[tuple[Any, ...]]:
 
 
 def status_mark_offline(
-    *, printer: Printer, reason: str = "no report for a while", snapshot: dict[str, Any] | None
-) -> None:
-    """The printer went silent (or its link dropped): show it offline and announce it once."""
+    *,
+    printer: Printer,
+    reason: str = "no report for a while",
+    kind: str = "",
+    snapshot: dict[str, Any] | None,
+) -> bool:
+    """Show the printer offline with why (``reason``, ``kind``: a PrinterStatus.LinkErrorKind)
+    and announce it once per outage: printer.offline is published only when the status was not
+    offline already, whatever it was (online, or unknown for a printer never reached). Returns
+    whether it was announced."""
+    now = timezone.now()
+    fields: dict[str, Any] = {
+        "state": PrinterStatus.State.OFFLINE,
+        "online": False,
+        "connected_since": None,
+        "updated_at": now,
+    }
+    if reason:
+        fields["link_error"] = reason[:255]
+        fields["link_error_kind"] = kind
+    if snapshot is not None:
+        fields["snapshot"] = snapshot
     with transaction.atomic():
-        fields: dict[str, Any] = {
-            "state": PrinterStatus.State.OFFLINE,
-            "online": False,
-            "updated_at": timezone.now(),
-        }
-        if snapshot is not None:
-            fields["snapshot"] = snapshot
-        changed = PrinterStatus.objects.filter(printer_id=printer.pk, online=True).update(**fields)
-        if changed:
+        rows = PrinterStatus.objects.filter(printer_id=printer.pk)
+        announced = bool(rows.exclude(state=PrinterStatus.State.OFFLINE).update(**fields))
+        if not announced and not rows.update(**fields):
+            PrinterStatus.objects.create(printer_id=printer.pk, **fields)
+            announced = True
+        rows.filter(failing_since__isnull=True).update(failing_since=now)
+        if announced:
             events.publish(
                 events.PrinterOffline(printer_id=printer.pk, user_id=printer.user_id, reason=reason)
             )
-        else:
-            PrinterStatus.objects.filter(printer_id=printer.pk).update(**fields)
+    return announced
 
 
-def status_set_link_error(*, printer_id: int, error: str) -> None:
+def status_set_link_error(*, printer_id: int, error: str, kind: str = "") -> None:
     """Show why the link cannot talk to a printer (e.g. a wrong access code)."""
-    PrinterStatus.objects.filter(printer_id=printer_id).exclude(link_error=error[:255]).update(
-        link_error=error[:255], updated_at=timezone.now()
+    PrinterStatus.objects.filter(printer_id=printer_id).exclude(
+        link_error=error[:255], link_error_kind=kind
+    ).update(link_error=error[:255], link_error_kind=kind, updated_at=timezone.now())
+
+
+def status_link_up(*, printer_id: int, at: datetime) -> None:
+    """The link connected (and subscribed): the printer is reachable again, since ``at``."""
+    PrinterStatus.objects.filter(printer_id=printer_id).update(
+        connected_since=at,
+        link_error="",
+        link_error_kind="",
+        failing_since=None,
+        retry_at=None,
+        updated_at=timezone.now(),
     )
+
+
+def status_link_failed(
+    *, printer: Printer, kind: str, error: str, retry_at: datetime | None, offline: bool
+) -> bool:
+    """A connect attempt failed: record why, since when it fails and when the link retries;
+    with ``offline``, also show the printer offline (announced once per outage). Returns whether
+    printer.offline was announced."""
+    now = timezone.now()
+    text = error
+    with transaction.atomic():
+        rows = PrinterStatus.objects.filter(printer_id=printer.pk)
+        rows.filter(failing_since__isnull=True).update(failing_since=now)
+        rows.update(
+            link_error=text[:255],
+            link_error_kind=kind,
+            retry_at=retry_at,
+            connected_since=None,
+            updated_at=now,
+        )
+        if not offline:
+            return False
+        return status_mark_offline(printer=printer, reason=text, kind=kind, snapshot=None)
 
 
 # ---- the AMS -> BambuMaterial sync -------------------------------------------------------------

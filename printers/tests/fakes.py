@@ -12,7 +12,7 @@ import json
 from collections.abc import Hashable
 from typing import Any
 
-from printers.bambu.mqtt import Endpoint, LinkState
+from printers.bambu.mqtt import Endpoint, FailureKind, LinkState
 from printers.link import PrinterLink
 
 
@@ -58,6 +58,18 @@ class FakeHub:
     def connect(self, key: Hashable) -> None:
         self.states[key] = LinkState.CONNECTED
         self.listener.on_connected(key)
+
+    def fail(
+        self, key: Hashable, kind: FailureKind, reason: str = "", retry_in: float | None = 5.0
+    ) -> None:
+        """A connect attempt fails (kind AUTH: no retries, like the real hub)."""
+        self.states[key] = LinkState.AUTH_FAILED if kind is FailureKind.AUTH else LinkState.BACKOFF
+        self.listener.on_connect_failed(key, kind, reason or f"{kind} failure", retry_in)
+
+    def drop(self, key: Hashable, reason: str = "connection lost") -> None:
+        """A connected link goes down (the hub retries)."""
+        self.states[key] = LinkState.BACKOFF
+        self.listener.on_disconnected(key, reason)
 
     def report(self, key: Hashable, message: dict[str, Any] | bytes) -> None:
         payload = message if isinstance(message, bytes) else json.dumps(message).encode()

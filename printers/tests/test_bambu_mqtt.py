@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import random
 import socket
 import ssl
@@ -13,7 +15,7 @@ import paho.mqtt.client as paho
 import pytest
 
 from j3d.lib.mosquitto import MosquittoBroker, free_port
-from printers.bambu.mqtt import Endpoint, LinkState, MqttHub
+from printers.bambu.mqtt import Endpoint, FailureKind, LinkState, MqttHub, classify
 from printers.bambu.tls import make_tls_material
 
 # Fast retries so "it would have retried by now" is observable within a test.
@@ -29,6 +31,7 @@ class Recorder:
         self.reports: list[tuple[Hashable, bytes]] = []
         self.disconnected: list[tuple[Hashable, str]] = []
         self.auth_failed: list[Hashable] = []
+        self.failures: list[tuple[Hashable, FailureKind, str, float | None]] = []
 
     def on_connected(self, key: Hashable) -> None:
         self.connected.append(key)
@@ -41,8 +44,15 @@ class Recorder:
     def on_disconnected(self, key: Hashable, reason: str) -> None:
         self.disconnected.append((key, reason))
 
-    def on_auth_failed(self, key: Hashable) -> None:
-        self.auth_failed.append(key)
+    def on_connect_failed(
+        self, key: Hashable, kind: FailureKind, reason: str, retry_in: float | None
+    ) -> None:
+        self.failures.append((key, kind, reason, retry_in))
+        if kind is FailureKind.AUTH:
+            self.auth_failed.append(key)
+
+    def kinds_for(self, key: Hashable) -> list[FailureKind]:
+        return [kind for k, kind, _, _ in self.failures if k == key]
 
     def reports_for(self, key: Hashable) -> list[bytes]:
         return [payload for k, payload in self.reports if k == key]
@@ -450,3 +460,90 @@ def test_endpoint_repr_hides_the_access_code() -> None:
 def test_endpoint_rejects_wildcards_in_serial() -> None:
     with pytest.raises(ValueError):
         Endpoint(key=1, serial="+", host="10.0.0.5", password="x")
+
+
+# ---- why a connect failed (issue 7: a printer that cannot be reached says why) ----------------
+
+
+def _listening_socket() -> socket.socket:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    return server
+
+
+def test_a_closed_port_is_reported_as_refused_with_the_retry_delay(recorder: Recorder) -> None:
+    closed = _listening_socket()
+    port = closed.getsockname()[1]
+    closed.close()
+    hub = MqttHub(recorder, **FAST)
+    try:
+        hub.add(Endpoint(key="r", serial="REFUSED1", host="127.0.0.1", port=port, password="x"))
+        assert pump(hub, lambda: recorder.failures != [])
+        key, kind, reason, retry_in = recorder.failures[0]
+        assert (key, kind) == ("r", FailureKind.REFUSED)
+        assert "x" not in reason.split() and retry_in is not None and retry_in >= 0
+    finally:
+        hub.close()
+
+
+def test_a_printer_that_never_answers_is_reported_as_timeout(recorder: Recorder) -> None:
+    silent = _listening_socket()  # accepts TCP (backlog) but never speaks TLS
+    hub = MqttHub(recorder, **{**FAST, "connect_timeout": 0.3})
+    try:
+        port = silent.getsockname()[1]
+        hub.add(Endpoint(key="t", serial="SILENT1", host="127.0.0.1", port=port, password="x"))
+        assert pump(hub, lambda: recorder.failures != [])
+        assert recorder.kinds_for("t")[0] is FailureKind.TIMEOUT
+    finally:
+        hub.close()
+        silent.close()
+
+
+def test_a_port_that_does_not_speak_tls_is_reported_as_tls(recorder: Recorder) -> None:
+    server = _listening_socket()
+
+    def answer_in_plain_text() -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = server.accept()
+            conn.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")
+            conn.close()
+
+    thread = threading.Thread(target=answer_in_plain_text, daemon=True)
+    thread.start()
+    hub = MqttHub(recorder, **FAST)
+    try:
+        port = server.getsockname()[1]
+        hub.add(Endpoint(key="s", serial="PLAIN1", host="127.0.0.1", port=port, password="x"))
+        assert pump(hub, lambda: recorder.failures != [])
+        assert recorder.kinds_for("s")[0] is FailureKind.TLS
+    finally:
+        hub.close()
+        server.close()
+        thread.join(2)
+
+
+def test_a_wrong_access_code_is_reported_as_auth_without_a_retry(
+    hub: MqttHub, recorder: Recorder, mqtt_broker: MosquittoBroker
+) -> None:
+    hub.add(endpoint(mqtt_broker, "a", "AUTHKIND1", password="wrong-code"))
+    assert pump(hub, lambda: recorder.failures != [])
+    assert recorder.failures[0][1:2] == (FailureKind.AUTH,)
+    assert recorder.failures[0][3] is None
+
+
+@pytest.mark.parametrize(
+    ("error", "kind"),
+    [
+        (ConnectionRefusedError(111, "refused"), FailureKind.REFUSED),
+        (TimeoutError("timed out"), FailureKind.TIMEOUT),
+        (OSError(errno.EHOSTUNREACH, "No route to host"), FailureKind.NO_ROUTE),
+        (OSError(errno.ENETUNREACH, "Network is unreachable"), FailureKind.NO_ROUTE),
+        (socket.gaierror(-2, "Name or service not known"), FailureKind.NO_ROUTE),
+        (ssl.SSLCertVerificationError("certificate verify failed"), FailureKind.TLS),
+        (ssl.SSLError("wrong version number"), FailureKind.TLS),
+        (ValueError("odd"), FailureKind.ERROR),
+    ],
+)
+def test_connect_errors_are_classified_by_what_a_person_can_do(error, kind) -> None:
+    assert classify(error) is kind
