@@ -139,8 +139,11 @@ def _farm_delta(rng: random.Random, full: dict[str, Any], i: int) -> dict[str, A
     body = full["print"]
     fields: dict[str, Any] = {}
     candidates = [key for key in DELTA_FIELDS if key in body]
-    if "device" in body:
-        candidates += ["device.bed", "device.extruder", "3D"]
+    device = body.get("device") or {}
+    if "bed" in device and "extruder" in device:  # H2D and X1C firmware: packed temperatures
+        candidates += ["device.bed", "device.extruder"]
+    if "3D" in body:
+        candidates.append("3D")
     for key in rng.sample(candidates, rng.randint(1, min(3, len(candidates)))):
         if key == "wifi_signal":
             fields[key] = f"-{rng.randint(30, 70)}dBm"

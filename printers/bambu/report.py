@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from printers.bambu.commands import Reply, parse_reply
-from printers.bambu.snapshot import SECTION_READERS, ReadContext, Snapshot
+from printers.bambu.snapshot import FIELD_READERS, SECTION_READERS, ReadContext, Snapshot
 
 MAX_PAYLOAD_BYTES = 1024 * 1024
 # Real reports nest 6 levels deep; anything past this is junk and is dropped, not recursed into.
@@ -110,11 +110,8 @@ def _sections(*names: str) -> frozenset[str]:
 
 # Top-level print key → the snapshot sections that read it. Keys not listed are kept in the
 # cache but change no section; the envelope keys (None) are not stored at all.
-_KEY_SECTIONS: dict[str, frozenset[str] | None] = {
-    "command": None,
-    "msg": None,
-    "sequence_id": None,
-}
+_ENVELOPE = frozenset({"command", "msg", "sequence_id"})
+_KEY_SECTIONS: dict[str, frozenset[str] | None] = dict.fromkeys(_ENVELOPE)
 for _names, _keys in (
     (("state",), ("gcode_state",)),
     (("job",), ("subtask_name", "gcode_file", "task_id", "subtask_id", "print_type")),
@@ -358,6 +355,7 @@ class PrinterState:
         self._print: dict[str, Any] = {}
         self._ctx = ReadContext(model=model)
         self._dirty: set[str] = set(_ALL)
+        self._dirty_keys: set[str] = set()  # FIELD_READERS keys changed since the last snapshot
         self._snapshot: Snapshot | None = None
         self._modules: tuple[dict[str, Any], ...] = ()
         self._seq = 0  # status messages merged (the clock of ReadContext.sent)
@@ -401,71 +399,91 @@ class PrinterState:
         """The current snapshot; recomputes only the sections changed since the last call."""
         snapshot = self._snapshot
         dirty = self._dirty
-        if not dirty and snapshot is not None:
+        keys = self._dirty_keys
+        if not dirty and not keys and snapshot is not None:
             return snapshot
         fields = {} if snapshot is None else snapshot.__dict__.copy()
         data, ctx = self._print, self._ctx
+        for key in keys:
+            name, read = FIELD_READERS[key]
+            fields[name] = read(data.get(key))
         for name in dirty:
             fields.update(SECTION_READERS[name](data, ctx))
         dirty.clear()
+        keys.clear()
         snapshot = self._snapshot = Snapshot.from_fields(fields)
         return snapshot
 
     def _merge_status(self, body: dict[str, Any]) -> Update:
         cache = self._print
-        changed: frozenset[str] | None = None
+        changed: frozenset[str] | None = None  # the sections Update.changed names
+        dirty: frozenset[str] | None = None  # the sections to read again
         self._seq += 1
         for key, value in body.items():
-            sections = _KEY_SECTIONS.get(key, _MISSING)
+            plan = _PLANS.get(key, _UNLISTED)
+            sections = plan.sections
             if sections is None:
-                continue
-            if key in _STAMPED:
+                continue  # the envelope (command, msg, sequence_id)
+            rival = plan.rival
+            if rival is not None:  # a flat source of a two-place quantity (see _RIVALS)
+                if value is not None:
+                    sent = self._ctx.sent
+                    rival_at = sent.get(rival)
+                    if rival_at is not None and rival_at >= sent.get(key, -1):
+                        changed = sections if changed is None else changed | sections
+                        dirty = sections if dirty is None else dirty | sections
+                    sent[key] = self._seq
+            elif plan.stamped:
                 flipped = self._stamp(key, value)
                 if flipped:
                     changed = flipped if changed is None else changed | flipped
+                    dirty = flipped if dirty is None else dirty | flipped
             kind = type(value)
+            merge = plan.merge
             if kind in _SCALARS:
                 old = cache.get(key, _MISSING)
                 if type(old) is kind and old == value:
                     continue
-                if type(old) is dict or type(old) is list or key in _SPECIAL_MERGES:
+                if type(old) is dict or type(old) is list or merge is not None:
                     continue  # junk must not erase structure
                 cache[key] = value
-                if sections is _MISSING:
+            elif merge is not None:
+                if plan.skip_when_same and _same(cache.get(key), value):
                     continue
-            elif key in _SPECIAL_MERGES:
-                if key in _SKIP_WHEN_SAME and _same(cache.get(key), value):
+                sections = merge(cache, value, _is_full(body))
+                if not sections:
                     continue
-                sections = _SPECIAL_MERGES[key](cache, value, _is_full(body))
+                changed = sections if changed is None else changed | sections
+                dirty = sections if dirty is None else dirty | sections
+                continue
             elif kind is dict or kind is list:
                 if _same(cache.get(key), value):
                     continue  # an unchanged subtree of a full report
-                if not _merge_dict(cache, {key: value}, 0, False) or sections is _MISSING:
+                if not _merge_dict(cache, {key: value}, 0, False):
                     continue
             else:
                 continue  # None or a non-JSON type: never clears, never stored
+            if plan.field:
+                self._dirty_keys.add(key)
+            elif sections:
+                dirty = sections if dirty is None else dirty | sections
             if sections:
                 changed = sections if changed is None else changed | sections
+        msg = body.get("msg")
+        full = msg == 0 if type(msg) is int else msg == "0"
+        if dirty is not None:
+            self._dirty.update(dirty)
         if changed is None:
-            return _status_update(_NO_CHANGE, _is_full(body))
-        self._dirty.update(changed)
-        return _status_update(changed, _is_full(body))
+            return _status_update(_NO_CHANGE, full)
+        return _status_update(changed, full)
 
     def _stamp(self, key: str, value: Any) -> frozenset[str] | None:
-        """Record that this message carries ``key``'s source(s) of a two-place quantity; returns
-        the sections whose newest source this switches (see _RIVALS)."""
+        """Record that this message carries the nested source(s) of two-place quantities ``key``
+        holds (``3D``, ``device``); returns the sections whose newest source this switches (the
+        flat sources are stamped inline in _merge_status)."""
         sent = self._ctx.sent
         seq = self._seq
         flipped = None
-        if key in _RIVALS:
-            if value is None:
-                return None
-            rival, sections = _RIVALS[key]
-            rival_at = sent.get(rival)
-            if rival_at is not None and rival_at >= sent.get(key, -1):
-                flipped = sections
-            sent[key] = seq
-            return flipped
         for source in _nested_sources(key, value):
             flats = _NESTED_RIVALS[source]
             newest_flat = max(sent.get(flat, -1) for flat in flats)
@@ -617,4 +635,38 @@ _SPECIAL_MERGES: dict[str, Callable[[dict[str, Any], Any, bool], frozenset[str] 
     "vt_tray": _merge_external,
     "vir_slot": _merge_virtual_slots,
     "device": _merge_device,
+}
+
+
+class _Plan(NamedTuple):
+    """How _merge_status treats one top-level key (one lookup per key on the hot path).
+
+    sections: the sections it changes (named in Update.changed), None for the envelope. field:
+    read alone by FIELD_READERS (re-reads one field, not its section). stamped: a source of a
+    two-place quantity. merge: a special merge (returns the sections it changed).
+    """
+
+    sections: frozenset[str] | None
+    field: bool = False
+    stamped: bool = False
+    merge: Callable[[dict[str, Any], Any, bool], frozenset[str] | None] | None = None
+    skip_when_same: bool = False
+    rival: str | None = None  # a flat source: the nested source of the same quantity
+
+
+_UNLISTED = _Plan(_NO_CHANGE)
+_PLANS: dict[str, _Plan] = {
+    key: _Plan(
+        sections if sections is not None or key not in _ENVELOPE else None,
+        field=key in FIELD_READERS,
+        stamped=key in _STAMPED,
+        merge=_SPECIAL_MERGES.get(key),
+        skip_when_same=key in _SKIP_WHEN_SAME,
+        rival=_RIVALS[key][0] if key in _RIVALS else None,
+    )
+    for key, sections in {
+        **_KEY_SECTIONS,
+        **dict.fromkeys(_SPECIAL_MERGES, _NO_CHANGE),
+        **{key: _KEY_SECTIONS.get(key, _NO_CHANGE) for key in _STAMPED},
+    }.items()
 }

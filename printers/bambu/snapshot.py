@@ -430,16 +430,6 @@ def read_state(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
     return {"state": _GCODE_STATES.get(raw.upper(), "unknown"), "gcode_state": raw}
 
 
-def read_job(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
-    return {
-        "job_name": as_text(p.get("subtask_name")),
-        "gcode_file": as_text(p.get("gcode_file")),
-        "task_id": _id_text(p.get("task_id")),
-        "subtask_id": _id_text(p.get("subtask_id")),
-        "print_type": as_text(p.get("print_type")),
-    }
-
-
 def _id_text(value: Any) -> str | None:
     if type(value) is int:
         return str(value)
@@ -460,20 +450,26 @@ def newest(ctx: ReadContext, flat_key: str, flat: Any, nested_key: str, nested: 
 
 def read_progress(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
     nested = p.get("3D")
-    percent = as_int(p.get("mc_percent"))
-    remaining = as_int(p.get("mc_remaining_time"))
     layer, total = as_int(p.get("layer_num")), as_int(p.get("total_layer_num"))
     if type(nested) is dict:
         layer = newest(ctx, "layer_num", layer, "3D.layer_num", as_int(nested.get("layer_num")))
         nested_total = as_int(nested.get("total_layer_num"))
         total = newest(ctx, "total_layer_num", total, "3D.total_layer_num", nested_total)
     return {
-        "progress_pct": percent if percent is not None and 0 <= percent <= 100 else None,
-        "remaining_minutes": remaining if remaining is not None and remaining >= 0 else None,
+        **_read_fields(p, ("mc_percent", "mc_remaining_time", "stg_cur")),
         "layer": layer,
         "total_layers": total,
-        "stage": as_int(p.get("stg_cur")),
     }
+
+
+def _percent(value: Any) -> int | None:
+    percent = as_int(value)
+    return percent if percent is not None and 0 <= percent <= 100 else None
+
+
+def _minutes(value: Any) -> int | None:
+    minutes = as_int(value)
+    return minutes if minutes is not None and minutes >= 0 else None
 
 
 def read_bed_temps(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
@@ -555,14 +551,6 @@ def _active_extruder(device: dict[str, Any]) -> int:
     return 0 if state is None or state < 0 else (state >> 4) & 0xF
 
 
-def read_speed(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
-    return {"speed_level": as_int(p.get("spd_lvl")), "speed_pct": as_int(p.get("spd_mag"))}
-
-
-def read_error(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
-    return {"print_error": decode_print_error(p.get("print_error"))}
-
-
 def read_hms(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
     raw = p.get("hms")
     if not raw:
@@ -570,11 +558,10 @@ def read_hms(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
     return {"hms": _memoized(ctx, raw, ("hms",), lambda: decode_hms_list(raw))}
 
 
-def read_wifi(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
-    raw = p.get("wifi_signal")
-    if type(raw) is str:
-        raw = raw.removesuffix("dBm").strip()
-    return {"wifi_dbm": as_int(raw)}
+def _wifi_dbm(value: Any) -> int | None:
+    if type(value) is str:
+        value = value.removesuffix("dBm").strip()
+    return as_int(value)
 
 
 def read_nozzle(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
@@ -589,15 +576,6 @@ def read_nozzle(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
         diameter = newest(ctx, "nozzle_diameter", diameter, "device.nozzle", packed)
         kind = newest(ctx, "nozzle_type", kind, "device.nozzle", as_text(first.get("type")))
     return {"nozzle_diameter": diameter, "nozzle_type": kind}
-
-
-def read_fans(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
-    return {
-        "part_fan_pct": _fan_pct(p.get("cooling_fan_speed")),
-        "aux_fan_pct": _fan_pct(p.get("big_fan1_speed")),
-        "chamber_fan_pct": _fan_pct(p.get("big_fan2_speed")),
-        "heatbreak_fan_pct": _fan_pct(p.get("heatbreak_fan_speed")),
-    }
 
 
 def _fan_pct(value: Any) -> int | None:
@@ -617,14 +595,13 @@ def read_lights(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
     return {"lights": lights}
 
 
-def read_capabilities(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
-    fun = p.get("fun")
+def _developer_mode(fun: Any) -> bool | None:
+    """``fun`` bit 0x20000000 set: the printer requires signed commands (no Developer Mode)."""
     try:
         bits = int(fun, 16) if type(fun) is str else None
     except ValueError:
         bits = None
-    developer_mode = None if bits is None else not bits & FUN_SIGNATURE_REQUIRED
-    return {"developer_mode": developer_mode}
+    return None if bits is None else not bits & FUN_SIGNATURE_REQUIRED
 
 
 def read_active_tray(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
@@ -767,24 +744,63 @@ def _remaining(value: Any, zero_is_real: bool) -> int | None:
     return remain
 
 
+# Report keys read into exactly one snapshot field each, on their own: a delta that changes one
+# re-reads that field alone (most deltas are these). Every section reader below that covers such a
+# key reads it with the same function.
+FIELD_READERS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "subtask_name": ("job_name", as_text),
+    "gcode_file": ("gcode_file", as_text),
+    "task_id": ("task_id", _id_text),
+    "subtask_id": ("subtask_id", _id_text),
+    "print_type": ("print_type", as_text),
+    "mc_percent": ("progress_pct", _percent),
+    "mc_remaining_time": ("remaining_minutes", _minutes),
+    "stg_cur": ("stage", as_int),
+    "spd_lvl": ("speed_level", as_int),
+    "spd_mag": ("speed_pct", as_int),
+    "print_error": ("print_error", decode_print_error),
+    "wifi_signal": ("wifi_dbm", _wifi_dbm),
+    "cooling_fan_speed": ("part_fan_pct", _fan_pct),
+    "big_fan1_speed": ("aux_fan_pct", _fan_pct),
+    "big_fan2_speed": ("chamber_fan_pct", _fan_pct),
+    "heatbreak_fan_speed": ("heatbreak_fan_pct", _fan_pct),
+    "fun": ("developer_mode", _developer_mode),
+}
+
+
+def _read_fields(p: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    fields = {}
+    for key in keys:
+        name, read = FIELD_READERS[key]
+        fields[name] = read(p.get(key))
+    return fields
+
+
+def _fields_section(*keys: str) -> Reader:
+    """A section reader made of field readers (the section a full report re-reads)."""
+    return lambda p, ctx: _read_fields(p, keys)
+
+
 Reader = Callable[[dict[str, Any], ReadContext], dict[str, Any]]
 
 # Section name → reader. The section names are also the names an Update reports as changed.
 SECTION_READERS: dict[str, Reader] = {
     "state": read_state,
-    "job": read_job,
+    "job": _fields_section("subtask_name", "gcode_file", "task_id", "subtask_id", "print_type"),
     "progress": read_progress,
     "bed_temps": read_bed_temps,
     "chamber_temp": read_chamber_temp,
     "nozzle_temps": read_nozzle_temps,
-    "speed": read_speed,
-    "error": read_error,
+    "speed": _fields_section("spd_lvl", "spd_mag"),
+    "error": _fields_section("print_error"),
     "hms": read_hms,
-    "wifi": read_wifi,
+    "wifi": _fields_section("wifi_signal"),
     "nozzle": read_nozzle,
-    "fans": read_fans,
+    "fans": _fields_section(
+        "cooling_fan_speed", "big_fan1_speed", "big_fan2_speed", "heatbreak_fan_speed"
+    ),
     "lights": read_lights,
-    "capabilities": read_capabilities,
+    "capabilities": _fields_section("fun"),
     "active_tray": read_active_tray,
     "ams": read_ams,
     "version": read_version,
