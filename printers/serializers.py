@@ -22,6 +22,10 @@ class PrinterStatusSerializer(ModelSerializer):
     `failing_since` (the first failure of this outage) and `retry_at` (the next attempt)."""
 
     snapshot = SnapshotField(read_only=True)
+    # "" while the link is fine: a documented value, not a gap in the enum.
+    link_error_kind = serializers.ChoiceField(
+        choices=[("", "no error"), *PrinterStatus.LinkErrorKind.choices], read_only=True
+    )
 
     class Meta:
         model = PrinterStatus
