@@ -21,4 +21,8 @@ SCHEDULES: list[Periodic] = [
     Periodic(name="logins-prune", func="j3d.tasks.logins_prune", minutes=24 * 60),
     # New and changed Etsy receipts of every connected shop (one task per shop).
     Periodic(name="etsy-sync", func="orders.tasks.etsy_sync_connected_shops", minutes=5),
+    # Notification retries, offline notices whose threshold passed, sends a crash lost.
+    Periodic(name="notifications-sweep", func="notifications.tasks.deliveries_sweep", minutes=1),
+    # Maintenance that came due by the calendar ("clean the nozzle every 2 weeks").
+    Periodic(name="maintenance-check", func="notifications.tasks.maintenance_check", minutes=15),
 ]

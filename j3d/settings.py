@@ -238,6 +238,25 @@ EVENTS_RETENTION_DAYS = env.int("EVENTS_RETENTION_DAYS", default=90)
 # cluster. Never in production: it would put the subscribers back into the printer link.
 EVENTS_SYNC = env.bool("EVENTS_SYNC", default=False)
 
+# Notifications (see notifications/services/deliveries.py). A failed send is retried after 30 s,
+# 1 min, 2 min, ... at most an hour apart, 8 times in all (about 2 h); 4xx other than 408/429 and
+# refused targets are not retried.
+NOTIFICATIONS_RETRY_SECONDS = env.int("NOTIFICATIONS_RETRY_SECONDS", default=30)
+NOTIFICATIONS_RETRY_MAX_SECONDS = env.int("NOTIFICATIONS_RETRY_MAX_SECONDS", default=3600)
+NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=8)
+NOTIFICATIONS_BATCH = env.int("NOTIFICATIONS_BATCH", default=50)
+# Deliveries of one batch are sent side by side: a hanging receiver holds one thread, not the rest.
+NOTIFICATIONS_SEND_THREADS = env.int("NOTIFICATIONS_SEND_THREADS", default=8)
+# Longer than any send (webhooks 5 s, mail 10 s): a claim that runs out means the worker died.
+NOTIFICATIONS_CLAIM_SECONDS = env.int("NOTIFICATIONS_CLAIM_SECONDS", default=60)
+NOTIFICATIONS_SWEEP_SECONDS = env.int("NOTIFICATIONS_SWEEP_SECONDS", default=30)
+NOTIFICATIONS_EMAIL_TIMEOUT_SECONDS = env.int("NOTIFICATIONS_EMAIL_TIMEOUT_SECONDS", default=10)
+# Webhook and chat URLs on loopback or the LAN are refused (SSRF) unless this is on: for tests
+# and demos whose receivers run on this machine, never for a server on a shop's network.
+NOTIFICATIONS_ALLOW_PRIVATE_TARGETS = env.bool("NOTIFICATIONS_ALLOW_PRIVATE_TARGETS", default=False)
+# Like EVENTS_SYNC: send in the planning thread (the test suite); never in production.
+NOTIFICATIONS_SYNC = env.bool("NOTIFICATIONS_SYNC", default=False)
+
 # The printer link (see printers/link.py).
 PRINTER_OFFLINE_AFTER_SECONDS = env.int("PRINTER_OFFLINE_AFTER_SECONDS", default=60)
 PRINTER_LEASE_SECONDS = env.int("PRINTER_LEASE_SECONDS", default=30)

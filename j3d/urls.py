@@ -7,7 +7,15 @@ from drf_spectacular.views import SpectacularAPIView
 
 from j3d.api import TokenObtainView, TokenRefreshView
 from j3d.lib.api import DocsView, NoRouteView, OptionalSlashRouter
-from notifications.api import NotificationSettingsView
+from notifications.api import (
+    AppriseChannelViewSet,
+    DeliveryListView,
+    MaintenanceTaskViewSet,
+    NotificationSettingsView,
+    NotificationTestView,
+    PreferencesView,
+    WebhookSecretView,
+)
 from orders.api import (
     EtsyConnectionView,
     EtsyConnectView,
@@ -31,6 +39,8 @@ router = OptionalSlashRouter()
 router.register("printers", PrinterViewSet, basename="printer")
 router.register("orders", OrderViewSet, basename="order")
 router.register("product-profiles", ProductProfileViewSet, basename="product-profile")
+router.register("notifications/channels", AppriseChannelViewSet, basename="notification-channel")
+router.register("notifications/maintenance", MaintenanceTaskViewSet, basename="maintenance-task")
 
 ID = r"(?P<id>[^/]+)"
 
@@ -42,6 +52,22 @@ api = [
         r"^bambu/notifications/(?P<printer_id>[^/]+)/?$",
         NotificationSettingsView.as_view(),
         name="notification-settings",
+    ),
+    re_path(
+        r"^bambu/notifications/(?P<printer_id>[^/]+)/test/?$",
+        NotificationTestView.as_view(),
+        name="notification-test",
+    ),
+    re_path(r"^notifications/preferences/?$", PreferencesView.as_view(), name="notification-prefs"),
+    re_path(
+        r"^notifications/webhook-secret/?$",
+        WebhookSecretView.as_view(),
+        name="notification-webhook-secret",
+    ),
+    re_path(
+        r"^notifications/deliveries/?$",
+        DeliveryListView.as_view(),
+        name="notification-deliveries",
     ),
     re_path(r"^bambu/scheduled-prints/?$", ScheduledPrintCreateView.as_view(), name="jobs"),
     re_path(

@@ -6,7 +6,7 @@ class NotificationsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self) -> None:
-        # Owners hear about orders and shops that need them (j3d/events.py).
+        # Tell people what happens on the farm: subscribe to the events (j3d/events.py).
         from notifications import receivers
 
         receivers.register()

@@ -1,35 +1,22 @@
-"""Owners are told what needs them: an order cancelled on Etsy, an Etsy shop to reconnect."""
+"""Event subscribers of the notifications app. Registered in NotificationsConfig.ready()."""
 
 from __future__ import annotations
 
 from j3d import events
-from notifications.services import owner_tell
+from notifications.services.deliveries import ANNOUNCED_EVENTS, deliveries_plan
+from notifications.services.maintenance import maintenance_count_print
 
 
-def on_order_cancelled(event: events.OrderCancelled) -> None:
-    owner_tell(
-        user_id=event.user_id,
-        subject=f"Order #{event.order_number} was cancelled",
-        body=(
-            f"Order #{event.order_number}: {event.reason or 'cancelled'}.\n"
-            "Its print jobs that had not started are cancelled; a print already running goes on"
-            " until you stop it."
-        ),
-    )
+def on_announced_event(event: events.Event) -> None:
+    deliveries_plan(event=event)
 
 
-def on_etsy_reconnect_needed(event: events.EtsyReconnectNeeded) -> None:
-    owner_tell(
-        user_id=event.user_id,
-        subject="Connect your Etsy shop to J3D again",
-        body=(
-            f"Etsy no longer accepts J3D's access to {event.shop_name or event.shop_id} "
-            f"({event.reason or 'the grant was revoked'}), so new orders are not coming in.\n"
-            "Use “Connect Etsy shop” in J3D to connect it again."
-        ),
-    )
+def on_print_ended(event: events.PrintFinished | events.PrintFailed) -> None:
+    maintenance_count_print(event=event)
 
 
 def register() -> None:
-    events.subscribe(events.OrderCancelled, on_order_cancelled)
-    events.subscribe(events.EtsyReconnectNeeded, on_etsy_reconnect_needed)
+    for event_type in ANNOUNCED_EVENTS:
+        events.subscribe(event_type, on_announced_event)
+    events.subscribe(events.PrintFinished, on_print_ended)
+    events.subscribe(events.PrintFailed, on_print_ended)

@@ -1,9 +1,19 @@
+"""API shapes of notification settings, preferences, channels, maintenance and the delivery log."""
+
 from typing import Any
 
 from rest_framework import serializers
 
 from j3d.lib.serializers import ModelSerializer
-from notifications.models import PrintNotification, webhook_url_validator
+from notifications.models import (
+    AppriseChannel,
+    Delivery,
+    MaintenanceTask,
+    NotificationPreferences,
+    PrintNotification,
+    webhook_url_validator,
+)
+from notifications.transports import masked_url
 
 
 class PrintNotificationSerializer(ModelSerializer):
@@ -26,6 +36,7 @@ class PrintNotificationSerializer(ModelSerializer):
             "notify_print_failed",
             "notify_material_change",
             "notify_maintenance",
+            "notify_offline",
             "email_enabled",
             "webhook_url",
             "created_at",
@@ -41,3 +52,134 @@ class PrintNotificationSerializer(ModelSerializer):
         data = super().to_representation(instance)
         data["webhook_url"] = data["webhook_url"] or None
         return data
+
+
+class NotificationPreferencesSerializer(ModelSerializer):
+    has_webhook_secret = serializers.SerializerMethodField()
+
+    class Meta:
+        model = NotificationPreferences
+        fields = [
+            "email_enabled",
+            "webhook_url",
+            "has_webhook_secret",
+            "webhook_secret_created_at",
+            "quiet_hours_start",
+            "quiet_hours_end",
+            "time_zone",
+            "offline_after_minutes",
+            "updated_at",
+        ]
+        read_only_fields = ["has_webhook_secret", "webhook_secret_created_at", "updated_at"]
+
+    def get_has_webhook_secret(self, preferences: NotificationPreferences) -> bool:
+        return bool(preferences.webhook_secret)
+
+
+class WebhookSecretSerializer(serializers.Serializer):
+    """The new signing secret, shown this once (verify signatures with the standardwebhooks
+    library or any Standard Webhooks implementation)."""
+
+    webhook_secret = serializers.CharField(read_only=True)
+
+
+class AppriseChannelSerializer(ModelSerializer):
+    """A chat/push channel. The Apprise URL holds the service's token: it is written, never shown
+    again (``url_hint`` says which service and host it goes to)."""
+
+    url = serializers.CharField(write_only=True, max_length=2000)
+    url_hint = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AppriseChannel
+        fields = ["id", "name", "url", "url_hint", "enabled", "created_at", "updated_at"]
+        read_only_fields = ["id", "url_hint", "created_at", "updated_at"]
+        validators: list = []  # the name's uniqueness per owner is the model's (full_clean)
+
+    def get_url_hint(self, channel: AppriseChannel) -> str:
+        return masked_url(channel.url)
+
+
+class MaintenanceTaskSerializer(ModelSerializer):
+    printer_id = serializers.IntegerField(min_value=1)
+    due_reason = serializers.SerializerMethodField()
+
+    class Meta:
+        model = MaintenanceTask
+        fields = [
+            "id",
+            "printer_id",
+            "name",
+            "every_print_hours",
+            "every_days",
+            "last_done_at",
+            "print_hours_since_done",
+            "due_announced_at",
+            "due_reason",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "id",
+            "last_done_at",
+            "print_hours_since_done",
+            "due_announced_at",
+            "due_reason",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_due_reason(self, task: MaintenanceTask) -> str:
+        from django.utils import timezone
+
+        return task.due_reason(timezone.now())
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    """One attempt log row: which event, which channel, how it went (no secrets: the target is
+    masked, the message is what was sent)."""
+
+    event_id = serializers.IntegerField(read_only=True, allow_null=True)
+    printer_id = serializers.IntegerField(read_only=True, allow_null=True)
+    title = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Delivery
+        fields = [
+            "id",
+            "delivery_id",
+            "event_id",
+            "event_type",
+            "printer_id",
+            "channel",
+            "target",
+            "title",
+            "status",
+            "attempts",
+            "response_code",
+            "error",
+            "next_attempt_at",
+            "first_attempt_at",
+            "last_attempt_at",
+            "delivered_at",
+            "duration_ms",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_title(self, delivery: Delivery) -> str:
+        return str(delivery.message.get("title", "")) if isinstance(delivery.message, dict) else ""
+
+
+class DeliveryFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=Delivery.Status.choices, required=False)
+    channel = serializers.ChoiceField(choices=Delivery.Channel.choices, required=False)
+    printer = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
+    type = serializers.CharField(max_length=64, required=False)
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "since" in attrs and "until" in attrs and attrs["since"] > attrs["until"]:
+            raise serializers.ValidationError({"until": "Must not be before `since`."})
+        return attrs

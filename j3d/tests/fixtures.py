@@ -28,6 +28,7 @@ def _events_handled_inline(settings) -> None:
     events task), so tests see their effects deterministically; tests of the real cluster path
     turn this off (j3d/tests/test_events_cluster.py)."""
     settings.EVENTS_SYNC = True
+    settings.NOTIFICATIONS_SYNC = True
 
 
 @pytest.fixture

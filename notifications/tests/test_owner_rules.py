@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 
 from j3d.tests.factories import make_printer
 from notifications.models import PrintNotification
-from notifications.services import notification_settings_update
+from notifications.services.preferences import notification_settings_update
 
 pytestmark = pytest.mark.django_db
 

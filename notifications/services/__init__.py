@@ -1,0 +1,1 @@
+"""Notifications: settings and preferences, messages built from events, deliveries, maintenance."""
