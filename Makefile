@@ -31,3 +31,4 @@ bench: setup
 	$(PY) bench/bench_ingest.py
 	$(PY) bench/bench_hub.py
 	$(PY) bench/bench_link.py
+	$(PY) bench/bench_notify.py

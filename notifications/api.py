@@ -5,12 +5,13 @@ from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, pagination, status, viewsets
+from rest_framework import generics, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from j3d.lib.api import get_owned_or_404
+from j3d.lib.pagination import PagePagination
 from notifications.models import (
     AppriseChannel,
     Delivery,
@@ -127,6 +128,8 @@ class AppriseChannelViewSet(viewsets.ModelViewSet):
     serializer_class = AppriseChannelSerializer
 
     def get_queryset(self) -> QuerySet[AppriseChannel]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no user
+            return AppriseChannel.objects.none()
         return AppriseChannel.objects.for_owner(self.request.user)
 
     def perform_create(self, serializer: AppriseChannelSerializer) -> None:
@@ -143,8 +146,12 @@ class MaintenanceTaskViewSet(viewsets.ModelViewSet):
     the counters."""
 
     serializer_class = MaintenanceTaskSerializer
+    # A printer_id that is not yours is a 404, as everywhere in the API.
+    extra_error_responses = {"POST": ("404",)}
 
     def get_queryset(self) -> QuerySet[MaintenanceTask]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no user
+            return MaintenanceTask.objects.none()
         return MaintenanceTask.objects.for_owner(self.request.user).order_by("printer_id", "id")
 
     def _fields(self, serializer: MaintenanceTaskSerializer) -> dict[str, Any]:
@@ -172,19 +179,12 @@ class MaintenanceTaskViewSet(viewsets.ModelViewSet):
         return Response(self.get_serializer(task).data)
 
 
-class DeliveryPagination(pagination.CursorPagination):
-    ordering = ("-created_at", "-id")
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
-
-
 class DeliveryListView(generics.ListAPIView):
     """GET /api/notifications/deliveries: the delivery log, newest first, filterable by
     `status`, `channel`, `printer`, `type` (event type), `since` and `until`."""
 
     serializer_class = DeliverySerializer
-    pagination_class = DeliveryPagination
+    pagination_class = PagePagination
 
     def get_queryset(self) -> QuerySet[Delivery]:
         rows = Delivery.objects.for_owner(self.request.user)

@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from j3d.lib.serializers import ModelSerializer
+from j3d.lib.serializers import ModelSerializer, QuerySerializer
 from notifications.models import (
     AppriseChannel,
     Delivery,
@@ -171,15 +171,10 @@ class DeliverySerializer(serializers.ModelSerializer):
         return str(delivery.message.get("title", "")) if isinstance(delivery.message, dict) else ""
 
 
-class DeliveryFilterSerializer(serializers.Serializer):
+class DeliveryFilterSerializer(QuerySerializer):
     status = serializers.ChoiceField(choices=Delivery.Status.choices, required=False)
     channel = serializers.ChoiceField(choices=Delivery.Channel.choices, required=False)
     printer = serializers.IntegerField(min_value=1, max_value=2**63 - 1, required=False)
     type = serializers.CharField(max_length=64, required=False)
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if "since" in attrs and "until" in attrs and attrs["since"] > attrs["until"]:
-            raise serializers.ValidationError({"until": "Must not be before `since`."})
-        return attrs

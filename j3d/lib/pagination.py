@@ -1,18 +1,32 @@
-"""Page-number pagination that keeps a list endpoint's body a plain JSON array.
+"""The API's two ways of paging a list, both reading their parameters strictly (DRF falls back to
+a default for a value it cannot read; the schema promises integers in a range, so anything else
+is a 400 naming the parameter, and a page past the end is an empty page).
 
-The integration guide's clients read `GET /api/orders/` as an array, so the page travels in
-headers, GitHub style: `?page=N&page_size=M` in, `X-Total-Count` and `Link` (first, prev, next,
-last) out. A page past the end is an empty array.
+- LinkHeaderPagination keeps a list endpoint's body a plain JSON array: the integration guide's
+  clients read `GET /api/orders/` as an array, so the page travels in headers, GitHub style:
+  `?page=N&page_size=M` in, `X-Total-Count` and `Link` (first, prev, next, last) out.
+- PagePagination is DRF's `?limit=&offset=` with `count`, `next`, `previous`, `results`, for the
+  lists J3D added (logs, history).
 """
 
 from typing import Any
 
 from django.db.models import QuerySet
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import BasePagination
+from rest_framework.pagination import BasePagination, LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
+
+
+def query_number(request: Request, name: str, default: int, low: int, high: int) -> int:
+    """The whole number ``name`` of the query string, ``default`` when absent or empty."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
+        raise ValidationError({name: [f"A whole number from {low} to {high}."]})
+    return int(raw)
 
 
 class LinkHeaderPagination(BasePagination):
@@ -23,20 +37,11 @@ class LinkHeaderPagination(BasePagination):
         self, queryset: QuerySet, request: Request, view: Any = None
     ) -> list[Any]:
         self.request = request
-        self.page = self._number(request, "page", 1, 1, 10**6)
-        self.size = self._number(request, "page_size", self.page_size, 1, self.max_page_size)
+        self.page = query_number(request, "page", 1, 1, 10**6)
+        self.size = query_number(request, "page_size", self.page_size, 1, self.max_page_size)
         self.count = queryset.count()
         start = (self.page - 1) * self.size
         return list(queryset[start : start + self.size])
-
-    @staticmethod
-    def _number(request: Request, name: str, default: int, low: int, high: int) -> int:
-        raw = request.query_params.get(name)
-        if raw is None or raw == "":
-            return default
-        if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
-            raise ValidationError({name: [f"A whole number from {low} to {high}."]})
-        return int(raw)
 
     def get_paginated_response(self, data: Any) -> Response:
         last = max((self.count + self.size - 1) // self.size, 1)
@@ -72,3 +77,26 @@ class LinkHeaderPagination(BasePagination):
                 "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
             },
         ]
+
+
+class PagePagination(LimitOffsetPagination):
+    default_limit = 50
+    max_limit = 500
+    max_offset = 10**9
+
+    def get_limit(self, request: Request) -> int:
+        return query_number(request, self.limit_query_param, self.default_limit, 1, self.max_limit)
+
+    def get_offset(self, request: Request) -> int:
+        return query_number(request, self.offset_query_param, 0, 0, self.max_offset)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        bounds = {
+            self.limit_query_param: (1, self.max_limit),
+            self.offset_query_param: (0, self.max_offset),
+        }
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            low, high = bounds[parameter["name"]]
+            parameter["schema"] = {"type": "integer", "minimum": low, "maximum": high}
+        return parameters

@@ -72,3 +72,19 @@ class Serializer(JSONTypesMixin, serializers.Serializer):
 
 class ModelSerializer(JSONTypesMixin, serializers.ModelSerializer):
     pass
+
+
+class QuerySerializer(serializers.Serializer):
+    """Query-string filters. DRF skips an empty optional value (`?until=`) as if it were absent;
+    a filter the client named but left empty is refused instead, so a typo is not a silent
+    "no filter"."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        empty = {
+            name: ["Give a value, or leave the parameter out."]
+            for name in self.fields
+            if name in data and data.get(name) == ""
+        }
+        if empty:
+            raise serializers.ValidationError(empty)
+        return super().to_internal_value(data)

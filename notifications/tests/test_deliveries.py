@@ -11,8 +11,8 @@ from django.core import mail
 from django.utils import timezone
 
 from j3d import events
-from j3d.tests.factories import make_printer
 from j3d.models import Event as EventRow
+from j3d.tests.factories import make_printer
 from notifications import transports
 from notifications.models import AppriseChannel, Delivery, PrintNotification
 from notifications.services.deliveries import (

@@ -10,8 +10,8 @@ from django.core import mail
 from django.utils import timezone
 
 from j3d import events
-from j3d.tests.factories import make_printer
 from j3d.models import Event as EventRow
+from j3d.tests.factories import make_printer
 from notifications.models import Delivery, MaintenanceTask
 from notifications.services.maintenance import (
     maintenance_check_due,

@@ -232,11 +232,14 @@ def test_delivery_log_is_owner_scoped_filterable_and_paginated(
     assert len(body["results"]) == 3
     failed = api.get("/api/notifications/deliveries?status=failed").json()["results"]
     assert len(failed) == 1
-    page = api.get("/api/notifications/deliveries?page_size=2").json()
-    assert len(page["results"]) == 2 and page["next"]
+    page = api.get("/api/notifications/deliveries?limit=2").json()
+    assert len(page["results"]) == 2 and page["next"] and page["count"] == 3
+    assert api.get("/api/notifications/deliveries?limit=0").status_code == 400
     theirs = api.get(f"/api/notifications/deliveries?printer={other_printer.id}").json()
     assert theirs["results"] == []
     bad = api.get("/api/notifications/deliveries?status=lost")
     assert bad.status_code == 400 and "status" in bad.json()
     bad_time = api.get("/api/notifications/deliveries?since=yesterday")
     assert bad_time.status_code == 400 and "since" in bad_time.json()
+    empty = api.get("/api/notifications/deliveries?until=")
+    assert empty.status_code == 400 and "until" in empty.json()
