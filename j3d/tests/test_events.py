@@ -46,10 +46,16 @@ class Recorder:
 
 @pytest.fixture
 def subscribed():
-    """subscribed(EventClass, handler): registered for the test's duration only."""
+    """subscribed(EventClass, handler): registered for the test's duration only, as the only
+    subscriber of that class (these tests are about the event log, not the apps' subscribers)."""
     registered: list[tuple[type[events.Event], Any]] = []
+    saved: dict[type[events.Event], dict[str, Any]] = {}
 
     def subscribe(kind: type[events.Event], handler: Any) -> Any:
+        if kind not in saved:
+            saved[kind] = events.subscribers(kind)
+            for existing in saved[kind].values():
+                events.unsubscribe(kind, existing)
         events.subscribe(kind, handler)
         registered.append((kind, handler))
         return handler
@@ -57,6 +63,9 @@ def subscribed():
     yield subscribe
     for kind, handler in registered:
         events.unsubscribe(kind, handler)
+    for kind, handlers in saved.items():
+        for handler in handlers.values():
+            events.subscribe(kind, handler)
 
 
 @pytest.fixture
