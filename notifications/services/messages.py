@@ -118,13 +118,21 @@ def _words(
         case events.MaintenanceDue():
             return f"{where}: maintenance due: {event.item}", [event.reason or "due now"]
         case events.OrderCancelled():
-            lines = ["Its print jobs that had not started were cancelled."]
+            lines = [
+                "Its print jobs that had not started are cancelled; a print already running"
+                " goes on until you stop it."
+            ]
             if event.reason:
                 lines.insert(0, f"Reason: {event.reason}")
-            return f"Order #{event.order_number} cancelled", lines
+            return f"Order #{event.order_number} was cancelled", lines
         case events.EtsyReconnectNeeded():
-            lines = [event.reason or "Etsy refused J3D's access.", "Connect the shop again in J3D."]
-            return "Etsy shop needs reconnecting", lines
+            shop = event.shop_name or event.shop_id or "your shop"
+            lines = [
+                f"Etsy no longer accepts J3D's access to {shop}"
+                f" ({event.reason or 'the grant was revoked'}), so new orders are not coming in.",
+                "Use “Connect Etsy shop” in J3D to connect it again.",
+            ]
+            return "Connect your Etsy shop to J3D again", lines
     return f"{where}: {event.type}", []
 
 

@@ -288,7 +288,7 @@ def test_shop_events_go_to_the_owners_own_channels(
         )
         (request,) = receiver.wait_for(1)
     assert b'"type":"order.cancelled"' in request.body
-    assert mail.outbox[0].subject == "[J3D] Order #1042 cancelled"
+    assert mail.outbox[0].subject == "[J3D] Order #1042 was cancelled"
 
 
 def test_apprise_channels_get_printer_events(

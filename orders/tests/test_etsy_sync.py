@@ -104,7 +104,7 @@ def test_resync_with_an_updated_and_a_cancelled_receipt(
     waiting.refresh_from_db()
     printing.refresh_from_db()
     assert waiting.status == "cancelled" and printing.status == "started"
-    assert [m.subject for m in mail.outbox] == [f"Order #{order.order_number} was cancelled"]
+    assert [m.subject for m in mail.outbox] == [f"[J3D] Order #{order.order_number} was cancelled"]
     assert Order.objects.count() == 30
     no_duplicates()
 
