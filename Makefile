@@ -32,3 +32,4 @@ bench: setup
 	$(PY) bench/bench_hub.py
 	$(PY) bench/bench_link.py
 	$(PY) bench/bench_notify.py
+	$(PY) bench/bench_plan.py

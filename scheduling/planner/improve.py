@@ -1,0 +1,297 @@
+"""CP-SAT on the near-term window: fewer late jobs, less lateness, then a shorter, calmer plan.
+
+The constructive passes answer in milliseconds but are greedy. Here OR-Tools CP-SAT re-decides
+which printer runs each job of a window, and in which order, exactly for lateness (lexicographic:
+late jobs, then minutes late, then makespan and swaps), within a fixed *deterministic* time (a
+work count, not the clock), on one worker, so the same instance still gives the same plan.
+
+The window: on a small farm, every job; on a large one, the jobs starting soonest on the printers
+around the earliest late job. Jobs after the window stay where they were; the window must end on
+each printer before the first of them started, so nothing after it moves later.
+
+Jobs are optional intervals that may not overlap on a printer (CP-SAT's strongest scheduling
+constraint). A spool swap is one optional interval per printer and material the printer does not
+hold, before every job of that material there: a relaxation (a swapped-in spool never runs out nor
+is evicted), so its optimum is a lower bound on the true one. The answer is only used through
+``retime``, which lays the sequences out with the exact rules, and is kept only when its objective
+is better.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ortools.sat.python import cp_model
+
+from scheduling.planner.construct import Schedule, retime
+from scheduling.planner.farm import NO_DUE, Farm, PJob
+from scheduling.planner.hours import DAY, allowed_minutes
+from scheduling.planner.model import FULL_SPOOL_GRAMS
+
+WINDOW_JOBS = 40
+WINDOW_PRINTERS = 8
+# Shares of the deterministic budget per stage: late jobs, minutes late, the rest.
+STAGE_SHARES = (0.5, 0.4, 0.1)
+# CP-SAT's deterministic time runs slow against the clock on these models (tardiness search
+# propagates a lot per conflict), so each stage is also capped in conflicts, which is just as
+# deterministic on one worker: about this many per budget second on an idle core.
+CONFLICTS_PER_SECOND = 3000
+
+
+@dataclass
+class CpOutcome:
+    sequences: list[list[int]]
+    late: int
+    tardiness: int
+    proven: bool  # every stage proved optimal
+
+
+def improve(farm: Farm, sched: Schedule, budget: float) -> tuple[Schedule, str]:
+    """``sched`` improved by CP-SAT within ``budget`` deterministic seconds, or as it was."""
+    window, printers = choose_window(farm, sched)
+    if not window:
+        return sched, "cp: nothing to improve"
+    outcome = solve_window(farm, sched, window, printers, deterministic_time=budget)
+    if outcome is None:
+        return sched, "cp: no solution in budget"
+    candidate = retime(farm, outcome.sequences, sched.note + "+cp")
+    if candidate.objective < sched.objective:
+        return candidate, f"cp: improved {len(window)} jobs on {len(printers)} printers"
+    return sched, f"cp: kept ({len(window)} jobs on {len(printers)} printers)"
+
+
+def choose_window(farm: Farm, sched: Schedule) -> tuple[list[int], list[int]]:
+    """(window jobs, printers): everything on a small farm; else the soonest jobs on the printers
+    that could run the earliest-due late job (empty when no job is late)."""
+    placed = [k for k in range(len(farm.jobs)) if sched.printer[k] >= 0]
+    if len(placed) <= WINDOW_JOBS and len(farm.printers) <= WINDOW_PRINTERS:
+        return placed, sorted({sched.printer[k] for k in placed} | set(range(len(farm.printers))))
+    late = [k for k in placed if sched.end[k] > farm.jobs[k].due]
+    if not late:
+        return [], []
+    first = min(late, key=lambda k: (farm.jobs[k].due, k))
+    j = farm.jobs[first]
+    if j.pin is not None:
+        printers = [j.pin]
+    else:
+        home = sched.printer[first]
+        others = [i for i in range(len(farm.printers)) if farm.compat[j.group, i] and i != home]
+        # The printers that free up soonest are the ones that can take it earlier.
+        others.sort(key=lambda i: (int(farm.free0[i]), i))
+        printers = sorted([home] + others[: WINDOW_PRINTERS - 1])
+    chosen = set(printers)
+    mine = sorted(
+        (k for k in placed if sched.printer[k] in chosen), key=lambda k: (sched.start[k], k)
+    )
+    if len(mine) > WINDOW_JOBS:
+        cut = sched.start[mine[WINDOW_JOBS]]
+        mine = [k for k in mine if sched.start[k] < cut]
+    if first not in mine:
+        return [], []
+    return mine, printers
+
+
+def _allowed_domain(farm: Farm, i: int, horizon: int, swap_before: bool) -> cp_model.Domain:
+    """The job starts printer ``i``'s working hours allow in [0, horizon] (minutes from now),
+    and with ``swap_before`` also the swap's start."""
+    hours = farm.printers[i].working_hours
+    if hours is None:
+        return cp_model.Domain(0, horizon)
+    ok = allowed_minutes(hours)
+    intervals, run = [], None
+    for t in range(horizon + 1):
+        tod = (t + farm.tod0) % DAY
+        good = ok[tod] and (not swap_before or ok[(tod - farm.swap) % DAY])
+        if good and run is None:
+            run = t
+        elif not good and run is not None:
+            intervals.append([run, t - 1])
+            run = None
+    if run is not None:
+        intervals.append([run, horizon])
+    return cp_model.Domain.FromIntervals(intervals) if intervals else cp_model.Domain(-1, -1)
+
+
+def _holds(farm: Farm, i: int, j: PJob) -> bool:
+    """Printer ``i`` holds ``j``'s material with enough grams from the start."""
+    return j.req < 0 or farm.avail0[j.req, i] >= j.grams
+
+
+def solve_window(
+    farm: Farm,
+    sched: Schedule,
+    window: list[int],
+    printers: list[int],
+    *,
+    deterministic_time: float | None = None,
+    wall_time: float | None = None,
+    workers: int = 1,
+) -> CpOutcome | None:
+    """Re-plan ``window`` (PJob indexes) on ``printers`` (active indexes) with CP-SAT; returns the
+    full farm's sequences (window first, then each printer's later jobs as they were)."""
+    jobs = farm.jobs
+    win = set(window)
+    seqs = sched.sequences(len(farm.printers))
+    tails = {i: [k for k in seqs[i] if k not in win] for i in range(len(farm.printers))}
+    limit = {}
+    for i in printers:
+        if tails[i]:
+            first = tails[i][0]
+            limit[i] = sched.start[first] - (farm.swap if sched.swap[first] else 0)
+    horizon = int(
+        max([int(farm.free0.max(initial=0))] + [sched.end[k] for k in window])
+        + sum(jobs[k].dur + farm.swap for k in window)
+        + 2 * DAY
+    )
+    m = cp_model.CpModel()
+    start = {k: m.NewIntVar(0, horizon, f"s{k}") for k in window}
+    on: dict[tuple[int, int], cp_model.IntVar] = {}
+    swaps: list[cp_model.IntVar] = []
+    hints: dict[cp_model.IntVar, int] = {}
+    for i in printers:
+        _printer_model(farm, sched, m, i, window, start, on, swaps, hints, horizon, limit.get(i))
+    for k in window:
+        options = [on[k, i] for i in printers if (k, i) in on]
+        if not options:
+            return None
+        m.AddExactlyOne(options)
+        hints[start[k]] = sched.start[k]
+    late, tardy, ends = [], [], []
+    for k in window:
+        j = jobs[k]
+        end = start[k] + j.dur
+        ends.append(end)
+        if j.due < NO_DUE:
+            is_late = m.NewBoolVar(f"late{k}")
+            m.Add(end <= j.due).OnlyEnforceIf(is_late.Not())
+            minutes = m.NewIntVar(0, horizon, f"t{k}")
+            m.AddMaxEquality(minutes, [end - j.due, 0])
+            late.append(is_late)
+            tardy.append(minutes)
+            hints[is_late] = int(sched.end[k] > j.due)
+            hints[minutes] = max(0, sched.end[k] - j.due)
+    makespan = m.NewIntVar(0, horizon + DAY, "makespan")
+    m.AddMaxEquality(makespan, ends)
+    hints[makespan] = max(sched.end[k] for k in window)
+    for var, value in hints.items():
+        m.AddHint(var, value)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = workers
+    if workers > 1:
+        solver.parameters.interleave_search = True
+    proven = True
+    stages = [
+        (sum(late), STAGE_SHARES[0]),
+        (sum(tardy), STAGE_SHARES[1]),
+        (makespan * (len(window) + 1) + sum(swaps), STAGE_SHARES[2]),
+    ]
+    for objective, share in stages:
+        if isinstance(objective, int):  # nothing to minimise (no due dates in the window)
+            continue
+        m.Minimize(objective)
+        if deterministic_time is not None:
+            solver.parameters.max_deterministic_time = max(0.01, deterministic_time * share)
+            solver.parameters.max_number_of_conflicts = max(
+                100, int(CONFLICTS_PER_SECOND * deterministic_time * share)
+            )
+        if wall_time is not None:
+            solver.parameters.max_time_in_seconds = wall_time * share
+        status = solver.Solve(m)
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return None
+        proven = proven and status == cp_model.OPTIMAL
+        value = int(solver.ObjectiveValue())
+        m.Add(objective <= value)
+        m.ClearHints()
+        for var in hints:
+            m.AddHint(var, solver.Value(var))
+    sequences = _read_sequences(farm, solver, on, start, printers, window, tails)
+    return CpOutcome(
+        sequences=sequences,
+        late=sum(solver.Value(v) for v in late),
+        tardiness=sum(solver.Value(v) for v in tardy),
+        proven=proven,
+    )
+
+
+def _printer_model(
+    farm: Farm,
+    sched: Schedule,
+    m: cp_model.CpModel,
+    i: int,
+    window: list[int],
+    start: dict,
+    on: dict,
+    swaps: list,
+    hints: dict,
+    horizon: int,
+    limit: int | None,
+) -> None:
+    """One printer: which window jobs it runs (optional intervals that may not overlap), and one
+    optional swap interval per material it does not hold, before every job of that material."""
+    jobs = farm.jobs
+    can_swap = bool(farm.swap_ok[i])
+    free = int(farm.free0[i])
+    plain = _allowed_domain(farm, i, horizon, False)
+    intervals = []
+    groups: dict[tuple, list[int]] = {}
+    for k in window:
+        j = jobs[k]
+        if j.pin is not None and j.pin != i:
+            continue
+        if j.pin is None and not farm.compat[j.group, i]:
+            continue
+        held = _holds(farm, i, j)
+        if not held and not (can_swap and j.grams <= FULL_SPOOL_GRAMS):
+            continue
+        present = m.NewBoolVar(f"on{k}_{i}")
+        on[k, i] = present
+        hints[present] = int(sched.printer[k] == i)
+        intervals.append(m.NewOptionalFixedSizeIntervalVar(start[k], j.dur, present, f"i{k}_{i}"))
+        m.Add(start[k] >= free).OnlyEnforceIf(present)
+        m.AddLinearExpressionInDomain(start[k], plain).OnlyEnforceIf(present)
+        if limit is not None:
+            m.Add(start[k] + j.dur <= limit).OnlyEnforceIf(present)
+        if not held:
+            groups.setdefault((j.material, j.color), []).append(k)
+    for (material, color), members in sorted(
+        groups.items(), key=lambda g: (g[0][0], g[0][1] or "")
+    ):
+        used = m.NewBoolVar(f"sw{i}_{material}_{color}")
+        begin = m.NewIntVar(free, horizon, f"sws{i}_{material}_{color}")
+        m.AddLinearExpressionInDomain(begin, plain).OnlyEnforceIf(used)
+        if limit is not None:
+            m.Add(begin + farm.swap <= limit).OnlyEnforceIf(used)
+        intervals.append(
+            m.NewOptionalFixedSizeIntervalVar(begin, farm.swap, used, f"swi{i}{material}{color}")
+        )
+        swaps.append(used)
+        mine = [k for k in members if sched.printer[k] == i]
+        hints[used] = int(bool(mine))
+        if mine:
+            hints[begin] = min(sched.start[k] for k in mine) - farm.swap
+        for k in members:
+            m.AddImplication(on[k, i], used)
+            m.Add(start[k] >= begin + farm.swap).OnlyEnforceIf(on[k, i])
+    if intervals:
+        m.AddNoOverlap(intervals)
+
+
+def _read_sequences(
+    farm: Farm,
+    solver: cp_model.CpSolver,
+    on: dict,
+    start: dict,
+    printers: list[int],
+    window: list[int],
+    tails: dict[int, list[int]],
+) -> list[list[int]]:
+    sequences = [list(tails[i]) for i in range(len(farm.printers))]
+    chosen: dict[int, list[int]] = {i: [] for i in printers}
+    for (k, i), var in on.items():
+        if solver.Value(var):
+            chosen[i].append(k)
+    for i in printers:
+        ordered = sorted(chosen[i], key=lambda k: (solver.Value(start[k]), k))
+        sequences[i] = ordered + tails[i]
+    return sequences
