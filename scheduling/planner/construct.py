@@ -73,7 +73,7 @@ class _State:
 
     def __init__(self, farm: Farm) -> None:
         n = len(farm.jobs)
-        self.free = farm.free0.copy()
+        self.free = farm.free0.tolist()
         # When each printer could start its next job: as it is (start0), or after a swap (start1).
         self.start0 = farm.free0.copy()
         self.start1 = farm.free0.copy()
@@ -118,10 +118,16 @@ def _commit(
     the printer's sequence (sequence, position), when known, for choosing the spool to evict."""
     sched = st.sched
     end = start + j.dur
+    k = j.index
     st.free[i] = end
-    st.start0[i], st.start1[i] = _starts(farm, i, end)
-    sched.printer[j.index], sched.start[j.index], sched.end[j.index] = i, start, end
-    st.seqs[i].append(j.index)
+    if farm.wait0 is None:
+        st.start0[i], st.start1[i] = end, end + farm.swap
+    else:
+        st.start0[i], st.start1[i] = _starts(farm, i, end)
+    sched.printer[k] = i
+    sched.start[k] = start
+    sched.end[k] = end
+    st.seqs[i].append(k)
     if j.req < 0:
         return
     slots = st.slots[i]
@@ -131,17 +137,16 @@ def _commit(
         s[1], s[2], s[3] = j.material, j.color, FULL_SPOOL_GRAMS - j.grams
         if old is not None:
             refresh_avail(farm, st.avail, slots, i, old, old_color)
-        sched.swap[j.index] = (s[0], j.material, j.color)
+        sched.swap[k] = (s[0], j.material, j.color)
     else:
-        s = min(
-            (
-                s
-                for s in slots
-                if s[1] == j.material and (j.color is None or s[2] == j.color) and s[3] >= j.grams
-            ),
-            key=lambda s: (s[3], s[0]),
-        )
-        s[3] -= j.grams
+        # The smallest spool that suffices (then the lowest slot): full spools stay for later.
+        material, color, grams = j.material, j.color, j.grams
+        s = None
+        for c in slots:
+            if c[1] == material and c[3] >= grams and (color is None or c[2] == color):
+                if s is None or c[3] < s[3]:
+                    s = c
+        s[3] -= grams
     sched.slot[j.index] = s[0]
     refresh_avail(farm, st.avail, slots, i, s[1], s[2])
     st.demand[j.req] -= 1
@@ -184,7 +189,7 @@ def _reset_printer(farm: Farm, st: _State, i: int) -> list[int]:
         sched.printer[k], sched.swap[k], sched.slot[k] = -1, None, None
         if farm.jobs[k].req >= 0:
             st.demand[farm.jobs[k].req] += 1
-    st.free[i] = farm.free0[i]
+    st.free[i] = int(farm.free0[i])
     st.start0[i], st.start1[i] = _starts(farm, i, int(farm.free0[i]))
     st.slots[i] = [list(s) for s in farm.slots0[i]]
     st.avail[:, i] = farm.avail0[:, i]
