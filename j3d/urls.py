@@ -34,6 +34,7 @@ from scheduling.api import (
     ScheduledPrintView,
 )
 from scheduling.api_dispatch import PrinterPrintView
+from scheduling.api_plan import PlanView, PlateClearedView
 
 router = OptionalSlashRouter()
 router.register("printers", PrinterViewSet, basename="printer")
@@ -106,6 +107,12 @@ api = [
         PrinterPrintView.as_view(),
         name="printer-print",
     ),
+    re_path(
+        r"^printers/(?P<printer_id>[^/]+)/plate-cleared/?$",
+        PlateClearedView.as_view(),
+        name="printer-plate-cleared",
+    ),
+    re_path(r"^plan/?$", PlanView.as_view(), name="plan"),
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^docs/?$", DocsView.as_view(url_name="schema"), name="docs"),
     path("", include(router.urls)),

@@ -18,6 +18,7 @@ from j3d.lib.crypto import EncryptedTextField
 from j3d.lib.limits import between, between_q
 from j3d.lib.ownership import OwnedQuerySet, linked, validate_same_owner
 from j3d.lib.slicefile import SliceFileError, read_sliced_file
+from printers.models import Printer, hex_colour_validator
 
 HEX_COLOUR = re.compile(r"^#[0-9A-F]{6}$")
 MAX_FILAMENTS = 64
@@ -74,6 +75,13 @@ def validate_variations(value: object) -> None:
     # PostgreSQL's jsonb cannot hold a NUL character (text fields refuse it already).
     if "\\u0000" in json.dumps(value):
         raise ValidationError("Null characters are not allowed.")
+
+
+def validate_printer_models(value: Any) -> None:
+    if not isinstance(value, list) or any(m not in Printer.Model.values for m in value):
+        raise ValidationError(
+            f"A list of printer models, each one of: {', '.join(Printer.Model.values)}."
+        )
 
 
 class ProductProfile(models.Model):
@@ -152,6 +160,19 @@ class ProductProfile(models.Model):
         help_text="Sliced plates in the print file",
     )
     # Which FILLED_FROM_FILE fields a person typed: a new print file leaves those alone.
+    # What the farm planner needs to know (scheduling/services/planning.py).
+    compatible_models = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_printer_models],
+        help_text='Printer models that can print it, e.g. ["P1S", "X1C"]; empty for any',
+    )
+    color = models.CharField(
+        max_length=7,
+        blank=True,
+        validators=[hex_colour_validator],
+        help_text="The filament colour it needs (#RRGGBB); empty for any colour",
+    )
     set_by_person = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

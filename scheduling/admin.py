@@ -9,8 +9,16 @@ from django.http import HttpRequest
 
 from j3d.lib.errors import DomainError
 from printers.models import Printer
-from scheduling.models import FarmSettings, MaterialUse, PrintRecord, ScheduledPrint
+from scheduling.models import (
+    FarmPlan,
+    FarmSettings,
+    MaterialUse,
+    PrinterPlanning,
+    PrintRecord,
+    ScheduledPrint,
+)
 from scheduling.services.jobs import job_update, order_schedule_prints
+from scheduling.services.planning import printer_plate_cleared
 
 
 class PrinterActionForm(ActionForm):
@@ -45,12 +53,35 @@ def _apply(modeladmin: admin.ModelAdmin, request: HttpRequest, jobs: QuerySet, *
 
 @admin.register(ScheduledPrint)
 class ScheduledPrintAdmin(admin.ModelAdmin):
-    list_display = ["job_name", "printer", "status", "priority", "scheduled_start", "order", "user"]
+    list_display = [
+        "job_name",
+        "printer",
+        "status",
+        "priority",
+        "scheduled_start",
+        "order",
+        "user",
+        "planned_printer",
+        "expected_start",
+        "expected_end",
+        "waiting_reason",
+    ]
     list_editable = ["priority"]
     list_filter = ["status", "printer", "user"]
     search_fields = ["job_name", "file_name", "notes"]
-    list_select_related = ["printer", "order", "user"]
-    readonly_fields = ["started_at", "completed_at", "created_at", "updated_at"]
+    list_select_related = ["printer", "order", "user", "planned_printer"]
+    readonly_fields = [
+        "started_at",
+        "completed_at",
+        "created_at",
+        "updated_at",
+        "planned_printer",
+        "expected_start",
+        "expected_end",
+        "planned_swap",
+        "planned_slot",
+        "waiting_reason",
+    ]
     action_form = PrinterActionForm
     actions = ["cancel", "requeue", "move_to_printer"]
 
@@ -139,3 +170,31 @@ class PrintRecordAdmin(admin.ModelAdmin):
 class FarmSettingsAdmin(admin.ModelAdmin):
     list_display = ["user", "currency", "machine_hourly_rate", "energy_price_per_kwh"]
     search_fields = ["user__username"]
+
+
+@admin.register(PrinterPlanning)
+class PrinterPlanningAdmin(admin.ModelAdmin):
+    list_display = [
+        "printer",
+        "user",
+        "working_hours",
+        "auto_dispatch",
+        "plate_swapper",
+        "plate_clear",
+    ]
+    list_filter = ["auto_dispatch", "plate_swapper", "plate_clear"]
+    list_select_related = ["printer", "user"]
+    actions = ["plate_cleared"]
+
+    @admin.action(description="The build plate is clear")
+    def plate_cleared(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for planning in queryset.select_related("printer"):
+            printer_plate_cleared(printer=planning.printer)
+        self.message_user(request, f"{queryset.count()} plate(s) marked clear.", messages.SUCCESS)
+
+
+@admin.register(FarmPlan)
+class FarmPlanAdmin(admin.ModelAdmin):
+    list_display = ["user", "computed_at", "planned_jobs", "unplaced_jobs", "notes"]
+    list_select_related = ["user"]
+    readonly_fields = ["computed_at", "planned_jobs", "unplaced_jobs", "notes"]

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
@@ -32,7 +32,12 @@ class JobViewMixin:
         """Swap printer_id/order_id for the caller's own rows (another user's is a 404)."""
         user = self.request.user
         if "printer_id" in data:
-            data["printer"] = get_owned_or_404(Printer.objects.all(), user, data.pop("printer_id"))
+            printer_id = data.pop("printer_id")
+            data["printer"] = (
+                None
+                if printer_id is None
+                else get_owned_or_404(Printer.objects.all(), user, printer_id)
+            )
         if "order_id" in data:
             order_id = data.pop("order_id")
             data["order"] = (
@@ -51,7 +56,9 @@ class ScheduledPrintCreateView(JobViewMixin, generics.GenericAPIView):
     def post(self, request: Request) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        job = job_create(user=request.user, **self.resolve_refs(dict(serializer.validated_data)))
+        fields = self.resolve_refs(dict(serializer.validated_data))
+        fields.setdefault("printer", None)  # no printer: the farm pool
+        job = job_create(user=request.user, **fields)
         return Response(self.get_serializer(job).data, status=status.HTTP_201_CREATED)
 
 
@@ -107,7 +114,13 @@ class PrinterQueueView(JobViewMixin, generics.GenericAPIView):
     @extend_schema(responses=ScheduledPrintSerializer(many=True))
     def get(self, request: Request, printer_id: str) -> Response:
         printer = get_owned_or_404(Printer.objects.all(), request.user, printer_id)
-        jobs = self.get_queryset().filter(printer=printer).waiting().in_queue_order()
+        # Its own jobs, and the pool jobs the plan gives it, in the order they run.
+        jobs = (
+            self.get_queryset()
+            .filter(Q(printer=printer) | Q(printer=None, planned_printer=printer))
+            .waiting()
+            .in_queue_order()
+        )
         return Response(self.get_serializer(jobs, many=True).data)
 
 

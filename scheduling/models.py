@@ -1,5 +1,6 @@
 """Print jobs: what to print, where, when, and how far it got."""
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -140,6 +141,20 @@ class ScheduledPrint(models.Model):
     printer_task_id = models.CharField(max_length=16, blank=True)
     printer_subtask_id = models.CharField(max_length=16, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
+    # The farm plan (scheduling/services/planning.py writes these; nothing else does): where and
+    # when the planner expects the job to print, the swap it needs first, or why it waits.
+    planned_printer = models.ForeignKey(
+        "printers.Printer",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="planned_prints",
+    )
+    expected_start = models.DateTimeField(null=True, blank=True)
+    expected_end = models.DateTimeField(null=True, blank=True)
+    planned_swap = models.JSONField(null=True, blank=True)
+    planned_slot = models.PositiveSmallIntegerField(null=True, blank=True)
+    waiting_reason = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -231,7 +246,9 @@ class ScheduledPrint(models.Model):
 
 
 class FarmSettings(models.Model):
-    """One shop owner's farm-wide settings: the defaults costs, fees and reorders use."""
+    """One shop owner's farm-wide settings: defaults for costs, fees, reorders, the planner."""
+
+    DEFAULT_SWAP_MINUTES = 10
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="farm_settings"
@@ -283,6 +300,15 @@ class FarmSettings(models.Model):
         validators=between(1, 10_000),
         help_text="Filament in one spool you order (reorder counts)",
     )
+    swap_minutes = models.PositiveSmallIntegerField(
+        default=DEFAULT_SWAP_MINUTES,
+        validators=between(0, 1440),
+        help_text="Minutes a person needs to change a spool; the plan keeps them before such a job",
+    )
+    auto_dispatch = models.BooleanField(
+        default=True,
+        help_text="Start planned jobs by themselves when a printer is idle and its plate is clear",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -300,6 +326,10 @@ class FarmSettings(models.Model):
             models.CheckConstraint(
                 condition=between_q("spool_grams", 1, 10_000),
                 name="scheduling_farmsettings_spool_grams_range",
+            ),
+            models.CheckConstraint(
+                condition=between_q("swap_minutes", 0, 1440),
+                name="scheduling_farmsettings_swap_minutes_range",
             ),
         ]
 
@@ -435,3 +465,78 @@ class MaterialUse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.grams} g {self.material_type} {self.color_hex}".strip()
+
+
+def validate_working_hours(value: Any) -> None:
+    """``[["08:00", "20:00"], ...]``: start 00:00-23:59, end 00:00-24:00 (an end at or before the
+    start runs past midnight); null means always."""
+    if value is None:
+        return
+    if not isinstance(value, list) or len(value) > 7:
+        raise ValidationError('A list of up to 7 ["HH:MM", "HH:MM"] windows, or null for always.')
+    for window in value:
+        if not isinstance(window, list) or len(window) != 2:
+            raise ValidationError('Each window is a pair ["HH:MM", "HH:MM"].')
+        for n, text in enumerate(window):
+            match = isinstance(text, str) and _CLOCK.fullmatch(text)
+            if not match or int(match[1]) * 60 + int(match[2]) > (1440 if n else 1439):
+                raise ValidationError(f"{text!r} is not a time from 00:00 to 23:59 (24:00 to end).")
+
+
+_CLOCK = re.compile(r"([0-2][0-9]):([0-5][0-9])")
+
+
+class PrinterPlanning(models.Model):
+    """How the planner and the dispatcher treat one printer (absent: the defaults below)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="printer_plannings"
+    )
+    printer = models.OneToOneField(
+        "printers.Printer", on_delete=models.CASCADE, related_name="planning"
+    )
+    working_hours = models.JSONField(
+        null=True,
+        blank=True,
+        validators=[validate_working_hours],
+        help_text='When jobs may start, in UTC: [["08:00", "20:00"]]; empty for always',
+    )
+    auto_dispatch = models.BooleanField(
+        default=True, help_text="Start its next planned job by itself when it is ready"
+    )
+    plate_swapper = models.BooleanField(
+        default=False, help_text="It clears its own plate (plate-swapping hardware): no wait"
+    )
+    plate_clear = models.BooleanField(
+        default=True, help_text="Its build plate is empty, so it can take the next job"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "printer planning"
+
+    def __str__(self) -> str:
+        return f"Planning of printer {self.printer_id}"
+
+    def clean(self) -> None:
+        validate_same_owner(self, self.user_id, "printer")
+
+
+class FarmPlan(models.Model):
+    """When the owner's farm was last planned (the plan itself is on the jobs)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="farm_plan"
+    )
+    computed_at = models.DateTimeField()
+    planned_jobs = models.PositiveIntegerField(default=0)
+    unplaced_jobs = models.PositiveIntegerField(default=0)
+    notes = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Farm plan of {self.user_id} at {self.computed_at:%Y-%m-%d %H:%M}"

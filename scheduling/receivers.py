@@ -9,6 +9,7 @@ from scheduling.services.dispatch import (
     job_follow_started,
 )
 from scheduling.services.orders import order_jobs_cancel
+from scheduling.services.planning import farm_replan_after
 
 
 def on_print_started(event: events.PrintStarted) -> None:
@@ -33,8 +34,32 @@ def on_order_cancelled(event: events.OrderCancelled) -> None:
         order_jobs_cancel(order_id=event.order_id, reason=event.reason or "Order cancelled")
 
 
+def on_farm_changed(event: events.Event) -> None:
+    """Something the plan depends on changed: plan again, once per burst (see planning.py)."""
+    farm_replan_after(user_id=event.user_id, since=event.occurred_at)
+
+
+# The events after which the plan may be wrong: a job started, ended or moved, a printer came or
+# went, a spool changed, a plate was cleared, an order was paid or cancelled.
+REPLAN_ON = (
+    events.PrintStarted,
+    events.PrintFinished,
+    events.PrintFailed,
+    events.PrinterOnline,
+    events.PrinterOffline,
+    events.MaterialChanged,
+    events.PlateCleared,
+    events.JobStatusChanged,
+    events.OrderPaid,
+    events.OrderCancelled,
+)
+
+
 def register() -> None:
     events.subscribe(events.PrintStarted, on_print_started)
     events.subscribe(events.PrintFinished, on_print_finished)
     events.subscribe(events.PrintFailed, on_print_failed)
     events.subscribe(events.OrderCancelled, on_order_cancelled)
+    # After the job moves above, so the plan sees them.
+    for event_type in REPLAN_ON:
+        events.subscribe(event_type, on_farm_changed)

@@ -9,3 +9,14 @@ def job_upload_and_start(job_id: int, subtask_id: str) -> int | None:
     """Upload a dispatched job's file and queue its start; returns the outbox command id."""
     command = _upload_and_start(job_id=job_id, subtask_id=subtask_id)
     return command.pk if command is not None else None
+
+
+def farm_replan(user_id: int, since: str | None = None) -> int | None:
+    """Plan the owner's farm again unless a plan newer than ``since`` (ISO time) exists; returns
+    the number of jobs planned, or None when the stored plan was already fresh."""
+    from django.utils.dateparse import parse_datetime
+
+    from scheduling.services.planning import farm_replan_after
+
+    farm_plan = farm_replan_after(user_id=user_id, since=parse_datetime(since) if since else None)
+    return farm_plan.planned_jobs if farm_plan is not None else None

@@ -14,6 +14,7 @@ from j3d.lib.validation import save_validated
 from orders.models import Order, OrderItem, ProductProfile
 from printers.models import BambuMaterial, Printer
 from scheduling.models import ScheduledPrint
+from scheduling.services.planning import queue_replan
 from scheduling.services.progress import order_progress_refresh
 
 Status = ScheduledPrint.Status
@@ -38,6 +39,7 @@ def job_create(*, user: Any, printer: Printer | None, **fields: Any) -> Schedule
         raise ValidationError({"status": "A new job starts as 'queued' or 'scheduled'."})
     job = save_validated(ScheduledPrint(user=user, printer=printer), **fields)
     order_progress_refresh(order_id=job.order_id)
+    queue_replan(user.pk)
     return job
 
 
@@ -50,6 +52,7 @@ def job_update(*, job: ScheduledPrint, **fields: Any) -> ScheduledPrint:
     save_validated(job, **fields)
     if target is not None:
         job_move(job=job, to=target, reason=fields.get("failed_reason") or "")
+    queue_replan(job.user_id)
     return job
 
 
