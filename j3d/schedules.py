@@ -17,6 +17,11 @@ SCHEDULES: list[Periodic] = [
     Periodic(name="events-sweep", func="j3d.tasks.events_sweep", minutes=1),
     # History older than EVENTS_RETENTION_DAYS.
     Periodic(name="events-prune", func="j3d.tasks.events_prune", minutes=24 * 60),
+    # Ready printers start their next planned job; dispatches never started go back to the pool.
+    Periodic(name="farm-dispatch", func="scheduling.tasks.farm_dispatch", minutes=1),
+    Periodic(
+        name="farm-dispatch-timeouts", func="scheduling.tasks.farm_dispatch_timeouts", minutes=1
+    ),
     # Expired refresh tokens and old login records.
     Periodic(name="logins-prune", func="j3d.tasks.logins_prune", minutes=24 * 60),
     # New and changed Etsy receipts of every connected shop (one task per shop).

@@ -155,6 +155,9 @@ class ScheduledPrint(models.Model):
     planned_swap = models.JSONField(null=True, blank=True)
     planned_slot = models.PositiveSmallIntegerField(null=True, blank=True)
     waiting_reason = models.CharField(max_length=255, blank=True)
+    # Sent by the auto-dispatcher (not by a person): a dispatch that never starts goes back to
+    # the pool instead of staying on that printer.
+    auto_dispatched = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,8 +1,10 @@
-"""Event handlers: jobs follow the printer. Registered in SchedulingConfig.ready()."""
+"""Event handlers: jobs follow the printer, and the farm plan follows the farm. Registered in
+SchedulingConfig.ready()."""
 
 from __future__ import annotations
 
 from j3d import events
+from scheduling.services.autodispatch import farm_dispatch, printer_plate_used
 from scheduling.services.dispatch import (
     job_follow_failed,
     job_follow_finished,
@@ -34,9 +36,16 @@ def on_order_cancelled(event: events.OrderCancelled) -> None:
         order_jobs_cancel(order_id=event.order_id, reason=event.reason or "Order cancelled")
 
 
+def on_print_ended(event: events.Event) -> None:
+    if event.printer_id is not None:
+        printer_plate_used(printer_id=event.printer_id)
+
+
 def on_farm_changed(event: events.Event) -> None:
-    """Something the plan depends on changed: plan again, once per burst (see planning.py)."""
+    """Something the plan depends on changed: plan again, once per burst (see planning.py), and
+    start what is ready."""
     farm_replan_after(user_id=event.user_id, since=event.occurred_at)
+    farm_dispatch(user_id=event.user_id)
 
 
 # The events after which the plan may be wrong: a job started, ended or moved, a printer came or
@@ -60,6 +69,8 @@ def register() -> None:
     events.subscribe(events.PrintFinished, on_print_finished)
     events.subscribe(events.PrintFailed, on_print_failed)
     events.subscribe(events.OrderCancelled, on_order_cancelled)
+    events.subscribe(events.PrintFinished, on_print_ended)
+    events.subscribe(events.PrintFailed, on_print_ended)
     # After the job moves above, so the plan sees them.
     for event_type in REPLAN_ON:
         events.subscribe(event_type, on_farm_changed)

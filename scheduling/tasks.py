@@ -20,3 +20,17 @@ def farm_replan(user_id: int, since: str | None = None) -> int | None:
 
     farm_plan = farm_replan_after(user_id=user_id, since=parse_datetime(since) if since else None)
     return farm_plan.planned_jobs if farm_plan is not None else None
+
+
+def farm_dispatch() -> list[int]:
+    """Start every ready printer's next planned job (periodic; events also trigger it)."""
+    from scheduling.services.autodispatch import farm_dispatch as dispatch
+
+    return dispatch()
+
+
+def farm_dispatch_timeouts() -> list[int]:
+    """Put back in the pool the dispatches no printer started in time (periodic)."""
+    from scheduling.services.autodispatch import farm_dispatch_timeouts as undo
+
+    return undo()

@@ -1,0 +1,201 @@
+"""Auto-dispatch: a ready printer starts its next planned job by itself.
+
+Ready: enabled, online, not preparing/printing/paused, no Developer Mode refusal from the link,
+auto-dispatch on for the printer and its owner, and its plate clear (a person said so, or it has
+plate-swapping hardware). The next job is the stored plan's first waiting job for it; when the plan
+puts a swap before that job, people are told (``material.change_needed``, once per job) and the job
+waits until the spool is changed (the material event re-plans, and the swap disappears).
+
+At most once, with any number of processes: a dispatcher first takes the printer's plate with a
+conditional UPDATE (plate_clear true -> false, row count checked), so two racing dispatchers never
+both send a job to one printer; the job itself goes through ``job_dispatch``, the same path as a
+person's POST /api/printers/<id>/print (upload over FTPS in a q2 task, then ``project_file``).
+
+A dispatch the printer does not act on within ``DISPATCH_TIMEOUT_MINUTES`` (no prepare/running, so
+the job never became ``started``) is undone by ``farm_dispatch_timeouts``: the job goes back to the
+pool with the reason, the plate is free again, and ``job.dispatch_failed`` is recorded (the
+notifications app tells people).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from j3d import events
+from j3d.lib.errors import DomainError
+from j3d.models import Event
+from printers.bambu.errors import HMS_DEVELOPER_MODE_REQUIRED
+from printers.models import Printer, PrinterStatus
+from scheduling.models import FarmSettings, PrinterPlanning, ScheduledPrint
+from scheduling.services.dispatch import job_dispatch
+
+logger = logging.getLogger(__name__)
+
+DISPATCH_TIMEOUT_MINUTES = 10
+
+
+def _needs_developer_mode(status: PrinterStatus) -> bool:
+    hms = (status.snapshot or {}).get("hms") or ()
+    return any(
+        isinstance(e, dict) and e.get("full_code") == HMS_DEVELOPER_MODE_REQUIRED for e in hms
+    )
+
+
+def _next_job(printer: Printer) -> ScheduledPrint | None:
+    return (
+        ScheduledPrint.objects.filter(user_id=printer.user_id)
+        .waiting()
+        .filter(Q(printer=printer) | Q(printer=None, planned_printer=printer))
+        .filter(dispatched_at=None)
+        .exclude(expected_start=None)
+        .order_by("expected_start", "id")
+        .first()
+    )
+
+
+def _announce_swap(job: ScheduledPrint, printer: Printer) -> None:
+    """Tell people (once per job) that the printer needs a spool change before this job."""
+    if Event.objects.filter(type=events.MaterialChangeNeeded.type, job_id=job.pk).exists():
+        return
+    swap = job.planned_swap or {}
+    color = swap.get("color")
+    events.publish(
+        events.MaterialChangeNeeded(
+            user_id=job.user_id,
+            printer_id=printer.pk,
+            job_id=job.pk,
+            slot=swap.get("slot"),
+            material_type=swap.get("material_type") or "",
+            color_hex=f"#{color}" if color else "",
+            reason=f"{job.job_name} needs {swap.get('material_type')} in slot {swap.get('slot')}",
+        )
+    )
+
+
+def printer_take_plate(*, printer: Printer) -> bool:
+    """Claim the printer's clear plate for one dispatch: True for exactly one caller."""
+    PrinterPlanning.objects.get_or_create(printer=printer, defaults={"user_id": printer.user_id})
+    return bool(
+        PrinterPlanning.objects.filter(printer=printer, plate_clear=True).update(
+            plate_clear=False, updated_at=timezone.now()
+        )
+    )
+
+
+def _give_back_plate(printer_id: int) -> None:
+    PrinterPlanning.objects.filter(printer_id=printer_id).update(
+        plate_clear=True, updated_at=timezone.now()
+    )
+
+
+def farm_dispatch(*, user_id: int | None = None) -> list[int]:
+    """Start the next planned job on every ready printer (of one owner, or all); returns the ids
+    of the jobs sent."""
+    printers = (
+        Printer.objects.filter(enabled=True).select_related("status", "planning").order_by("id")
+    )
+    if user_id is not None:
+        printers = printers.filter(user_id=user_id)
+    owners_off = set(
+        FarmSettings.objects.filter(auto_dispatch=False).values_list("user_id", flat=True)
+    )
+    sent = []
+    for printer in printers:
+        status = getattr(printer, "status", None)
+        planning = getattr(printer, "planning", None)
+        if printer.user_id in owners_off or (planning and not planning.auto_dispatch):
+            continue
+        job = _next_job(printer)
+        if job is None:
+            continue
+        if job.planned_swap:
+            _announce_swap(job, printer)
+            continue
+        if status is None or not status.online or status.state in PrinterStatus.BUSY_STATES:
+            continue
+        if _needs_developer_mode(status) or (planning and not planning.plate_clear):
+            continue
+        if _dispatch(job, printer):
+            sent.append(job.pk)
+    return sent
+
+
+def _dispatch(job: ScheduledPrint, printer: Printer) -> bool:
+    if not printer_take_plate(printer=printer):
+        return False  # another dispatcher took it, or the plate is not clear
+    try:
+        with transaction.atomic():
+            # A pool job remembers it was placed by the dispatcher; a pinned one stays pinned.
+            claimed = ScheduledPrint.objects.filter(
+                pk=job.pk, status__in=ScheduledPrint.WAITING, dispatched_at=None
+            ).update(auto_dispatched=job.printer_id is None)
+            if not claimed:
+                raise DomainError("the job was taken or moved meanwhile")
+            job_dispatch(job=job, printer=printer)
+    except (DomainError, ValidationError) as error:
+        _give_back_plate(printer.pk)
+        logger.info("Auto-dispatch of job %s to printer %s refused: %s", job.pk, printer.pk, error)
+        return False
+    return True
+
+
+def farm_dispatch_timeouts(*, now: datetime | None = None) -> list[int]:
+    """Undo the dispatches the printer never started (see the module docstring)."""
+    now = now or timezone.now()
+    limit = now - timedelta(minutes=DISPATCH_TIMEOUT_MINUTES)
+    stale = list(
+        ScheduledPrint.objects.waiting()
+        .filter(dispatched_at__lt=limit)
+        .select_related("printer")
+        .order_by("id")
+    )
+    undone = []
+    for job in stale:
+        printer = job.printer
+        reason = (
+            f"{printer.name if printer else 'The printer'} did not start it within "
+            f"{DISPATCH_TIMEOUT_MINUTES} minutes of the dispatch"
+        )
+        with transaction.atomic():
+            changes = {
+                "dispatched_at": None,
+                "printer_task_id": "",
+                "printer_subtask_id": "",
+                "failed_reason": reason,
+                "auto_dispatched": False,
+            }
+            if job.auto_dispatched:
+                changes["printer"] = None  # back to the pool
+            moved = ScheduledPrint.objects.filter(
+                pk=job.pk, status__in=ScheduledPrint.WAITING, dispatched_at=job.dispatched_at
+            ).update(**changes)
+            if not moved:
+                continue
+            if printer is not None:
+                _give_back_plate(printer.pk)
+            events.publish(
+                events.JobDispatchFailed(
+                    user_id=job.user_id,
+                    printer_id=printer.pk if printer else None,
+                    job_id=job.pk,
+                    job_name=job.job_name,
+                    reason=reason,
+                    attempts=1,
+                )
+            )
+        undone.append(job.pk)
+    return undone
+
+
+def printer_plate_used(*, printer_id: int) -> None:
+    """A print ended on the printer: its plate holds the print until a person clears it, unless
+    the printer swaps plates itself."""
+    PrinterPlanning.objects.filter(printer_id=printer_id).update(
+        plate_clear=F("plate_swapper"), updated_at=timezone.now()
+    )

@@ -1,0 +1,143 @@
+"""Auto-dispatch: a ready printer with a clear plate starts its next planned job, once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.files.base import ContentFile
+from django.utils import timezone
+
+from j3d.models import Event
+from j3d.tests.factories import make_job, make_material, make_printer, make_profile
+from printers.models import PrinterStatus
+from scheduling.models import FarmSettings, PrinterPlanning, ScheduledPrint
+from scheduling.services.autodispatch import (
+    farm_dispatch,
+    farm_dispatch_timeouts,
+    printer_plate_used,
+    printer_take_plate,
+)
+from scheduling.services.planning import farm_replan
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def printer(owner):
+    p = make_printer(owner, name="A", serial="A1", model="P1S")
+    PrinterStatus.objects.filter(printer=p).update(online=True, state="idle")
+    make_material(p, slot=0, material_type="PLA", color_hex="#FFFFFF")
+    return p
+
+
+@pytest.fixture
+def profile(owner):
+    profile = make_profile(owner, name="Cube")
+    profile.print_file.save("cube.3mf", ContentFile(b"PK\x03\x04 sliced"), save=True)
+    return profile
+
+
+def pool_job(owner, profile, **kw):
+    kw.setdefault("material_type", "PLA")
+    kw.setdefault("estimated_duration_minutes", 30)
+    return make_job(owner, None, job_name=kw.pop("name", "Cube"), product_profile=profile, **kw)
+
+
+def test_an_idle_printer_with_a_clear_plate_starts_its_next_planned_job(owner, printer, profile):
+    job = pool_job(owner, profile)
+    farm_replan(user_id=owner.pk)
+    assert farm_dispatch(user_id=owner.pk) == [job.pk]
+    job.refresh_from_db()
+    assert job.printer == printer and job.dispatched_at and job.printer_subtask_id
+    assert not PrinterPlanning.objects.get(printer=printer).plate_clear
+
+
+def test_nothing_starts_until_a_person_clears_the_plate(owner, printer, profile):
+    first, second = pool_job(owner, profile, name="One"), pool_job(owner, profile, name="Two")
+    farm_replan(user_id=owner.pk)
+    assert farm_dispatch(user_id=owner.pk) == [first.pk]
+    ScheduledPrint.objects.filter(pk=first.pk).update(status="completed")
+    printer_plate_used(printer_id=printer.pk)
+    farm_replan(user_id=owner.pk)
+    assert farm_dispatch(user_id=owner.pk) == []
+    PrinterPlanning.objects.filter(printer=printer).update(plate_clear=True)
+    assert farm_dispatch(user_id=owner.pk) == [second.pk]
+
+
+def test_a_plate_swapping_printer_does_not_wait_for_a_person(owner, printer, profile):
+    PrinterPlanning.objects.create(user=owner, printer=printer, plate_swapper=True)
+    printer_plate_used(printer_id=printer.pk)
+    assert PrinterPlanning.objects.get(printer=printer).plate_clear
+
+
+@pytest.mark.parametrize("state", ["prepare", "running", "pause"])
+def test_a_busy_printer_gets_nothing(owner, printer, profile, state):
+    pool_job(owner, profile)
+    farm_replan(user_id=owner.pk)
+    PrinterStatus.objects.filter(printer=printer).update(state=state)
+    assert farm_dispatch(user_id=owner.pk) == []
+
+
+def test_a_printer_that_needs_developer_mode_gets_nothing(owner, printer, profile):
+    pool_job(owner, profile)
+    farm_replan(user_id=owner.pk)
+    PrinterStatus.objects.filter(printer=printer).update(
+        snapshot={"hms": [{"full_code": "0500050000010007"}]}
+    )
+    assert farm_dispatch(user_id=owner.pk) == []
+
+
+def test_auto_dispatch_switched_off_for_the_printer_or_the_owner(owner, printer, profile):
+    pool_job(owner, profile)
+    farm_replan(user_id=owner.pk)
+    PrinterPlanning.objects.create(user=owner, printer=printer, auto_dispatch=False)
+    assert farm_dispatch(user_id=owner.pk) == []
+    PrinterPlanning.objects.filter(printer=printer).update(auto_dispatch=True)
+    FarmSettings.objects.create(user=owner, auto_dispatch=False)
+    assert farm_dispatch(user_id=owner.pk) == []
+
+
+def test_a_job_that_needs_a_swap_waits_and_people_are_told_once(owner, printer, profile):
+    job = pool_job(owner, profile, material_type="PETG")
+    farm_replan(user_id=owner.pk)
+    assert ScheduledPrint.objects.get(pk=job.pk).planned_swap["material_type"] == "PETG"
+    assert farm_dispatch(user_id=owner.pk) == []
+    assert farm_dispatch(user_id=owner.pk) == []
+    told = Event.objects.filter(type="material.change_needed", job_id=job.pk)
+    assert told.count() == 1
+    assert told.get().printer_id == printer.pk
+
+
+def test_only_one_of_two_dispatchers_takes_the_plate(printer):
+    assert printer_take_plate(printer=printer) is True
+    assert printer_take_plate(printer=printer) is False
+
+
+def test_two_dispatch_rounds_send_a_job_once(owner, printer, profile):
+    pool_job(owner, profile)
+    farm_replan(user_id=owner.pk)
+    sent = farm_dispatch(user_id=owner.pk) + farm_dispatch(user_id=owner.pk)
+    assert len(sent) == 1
+
+
+def test_a_dispatch_never_started_goes_back_to_the_pool_with_the_reason(owner, printer, profile):
+    job = pool_job(owner, profile)
+    farm_replan(user_id=owner.pk)
+    farm_dispatch(user_id=owner.pk)
+    later = timezone.now() + timedelta(minutes=11)
+    assert farm_dispatch_timeouts(now=later) == [job.pk]
+    job.refresh_from_db()
+    assert job.printer is None and job.dispatched_at is None and job.status == "queued"
+    assert "did not start it within 10 minutes" in job.failed_reason
+    assert PrinterPlanning.objects.get(printer=printer).plate_clear
+    assert Event.objects.filter(type="job.dispatch_failed", job_id=job.pk).exists()
+
+
+def test_a_person_pinned_job_stays_on_its_printer_after_a_failed_dispatch(owner, printer, profile):
+    job = make_job(owner, printer, job_name="Pinned", product_profile=profile)
+    farm_replan(user_id=owner.pk)
+    assert farm_dispatch(user_id=owner.pk) == [job.pk]
+    farm_dispatch_timeouts(now=timezone.now() + timedelta(minutes=11))
+    job.refresh_from_db()
+    assert job.printer == printer
