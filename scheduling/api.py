@@ -136,11 +136,12 @@ class OrderSchedulePrintsView(generics.GenericAPIView):
         order = get_owned_or_404(Order.objects.all(), request.user, order_id)
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        printer_id = serializer.validated_data.get("printer_id")
         jobs = order_schedule_prints(
             order=order,
-            printer=get_owned_or_404(
-                Printer.objects.all(), request.user, serializer.validated_data["printer_id"]
-            ),
+            printer=None
+            if printer_id is None
+            else get_owned_or_404(Printer.objects.all(), request.user, printer_id),
             material_type=serializer.validated_data.get("material_type") or None,
             start_offset_minutes=serializer.validated_data["start_offset_minutes"],
         )

@@ -510,8 +510,9 @@ class PrinterPlanning(models.Model):
     plate_swapper = models.BooleanField(
         default=False, help_text="It clears its own plate (plate-swapping hardware): no wait"
     )
+    # Unknown until a person says so: a printer J3D has not watched may have a print on its plate.
     plate_clear = models.BooleanField(
-        default=True, help_text="Its build plate is empty, so it can take the next job"
+        default=False, help_text="Its build plate is empty, so it can take the next job"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -83,9 +83,9 @@ class ScheduledPrintSerializer(ModelSerializer):
 
 
 class ScheduleOrderSerializer(Serializer):
-    """Body of POST /api/orders/<order_id>/schedule-prints."""
+    """Body of POST /api/orders/<order_id>/schedule-prints (no printer: the farm pool)."""
 
-    printer_id = serializers.IntegerField(min_value=1)
+    printer_id = PrinterOrAutoField(required=False, allow_null=True)
     material_type = serializers.CharField(
         max_length=32, required=False, allow_null=True, allow_blank=True
     )

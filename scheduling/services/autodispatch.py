@@ -2,9 +2,11 @@
 
 Ready: enabled, online, not preparing/printing/paused, no Developer Mode refusal from the link,
 auto-dispatch on for the printer and its owner, and its plate clear (a person said so, or it has
-plate-swapping hardware). The next job is the stored plan's first waiting job for it; when the plan
-puts a swap before that job, people are told (``material.change_needed``, once per job) and the job
-waits until the spool is changed (the material event re-plans, and the swap disappears).
+plate-swapping hardware). A printer nobody has said that of yet waits: J3D cannot see whether
+the last print is still on the plate. The next job is the stored plan's first waiting job for
+it; when the plan puts a swap before that job, people are told (``material.change_needed``, once
+per job) and the job waits until the spool is changed (the material event re-plans, and the swap
+disappears).
 
 At most once, with any number of processes: a dispatcher first takes the printer's plate with a
 conditional UPDATE (plate_clear true -> false, row count checked), so two racing dispatchers never
@@ -119,7 +121,7 @@ def farm_dispatch(*, user_id: int | None = None) -> list[int]:
             continue
         if status is None or not status.online or status.state in PrinterStatus.BUSY_STATES:
             continue
-        if _needs_developer_mode(status) or (planning and not planning.plate_clear):
+        if _needs_developer_mode(status) or planning is None or not planning.plate_clear:
             continue
         if _dispatch(job, printer):
             sent.append(job.pk)

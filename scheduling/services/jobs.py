@@ -170,7 +170,7 @@ def job_cancel(*, job: ScheduledPrint) -> ScheduledPrint:
 def order_schedule_prints(
     *,
     order: Order,
-    printer: Printer,
+    printer: Printer | None,
     material_type: str | None = None,
     start_offset_minutes: int = 0,
 ) -> list[ScheduledPrint]:
@@ -180,7 +180,8 @@ def order_schedule_prints(
     then name) or the defaults. Priorities run 10, 9, 8... (never below 1). The first job starts
     at now + offset (no fixed start when the offset is 0); each next one after the previous one's
     duration plus a changeover. An order that still has unfinished jobs is a Conflict; a printer
-    of another owner is refused by ScheduledPrint.clean().
+    of another owner is refused by ScheduledPrint.clean(). Without a printer the jobs go to the
+    farm pool instead, one per plate (see _order_to_pool), and the planner places them.
     """
     if isinstance(start_offset_minutes, bool) or not isinstance(start_offset_minutes, int):
         raise ValidationError({"start_offset_minutes": "A whole number of minutes."})
@@ -201,6 +202,8 @@ def order_schedule_prints(
         if not items:
             raise ValidationError({"order_id": f"Order #{order.order_number} has no items."})
         match = _profile_matcher(order.user_id)
+        if printer is None:
+            return _order_to_pool(order, items, match, material_type)
         slots = _loaded_slots(printer)
         now = timezone.now()
         cursor = now + timedelta(minutes=start_offset_minutes)
@@ -262,11 +265,32 @@ def _profile_matcher(user_id: int) -> Any:
     return match
 
 
+def _order_to_pool(
+    order: Order, items: list[OrderItem], match: Any, material_type: str | None
+) -> list[ScheduledPrint]:
+    """One pool job per plate: an item's quantity is ceil(quantity / units per plate) plates."""
+    jobs = []
+    for index, item in enumerate(items):
+        profile = item.product_profile or match(item)
+        per_plate = profile.units_per_plate if profile else 1
+        plates = -(-item.quantity // per_plate)
+        for plate in range(plates):
+            job = _job_for_item(order, item, profile, None, material_type, index)
+            if plates > 1:
+                job.job_name = f"{job.job_name} ({plate + 1}/{plates})"[:255]
+            jobs.append(job)
+    for job in jobs:
+        job.full_clean()
+    created = ScheduledPrint.objects.bulk_create(jobs)
+    queue_replan(order.user_id)
+    return created
+
+
 def _job_for_item(
     order: Order,
     item: OrderItem,
     profile: ProductProfile | None,
-    printer: Printer,
+    printer: Printer | None,
     material_type: str | None,
     index: int,
 ) -> ScheduledPrint:

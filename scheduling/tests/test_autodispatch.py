@@ -28,6 +28,7 @@ def printer(owner):
     p = make_printer(owner, name="A", serial="A1", model="P1S")
     PrinterStatus.objects.filter(printer=p).update(online=True, state="idle")
     make_material(p, slot=0, material_type="PLA", color_hex="#FFFFFF")
+    PrinterPlanning.objects.create(user=owner, printer=p, plate_clear=True)
     return p
 
 
@@ -66,7 +67,7 @@ def test_nothing_starts_until_a_person_clears_the_plate(owner, printer, profile)
 
 
 def test_a_plate_swapping_printer_does_not_wait_for_a_person(owner, printer, profile):
-    PrinterPlanning.objects.create(user=owner, printer=printer, plate_swapper=True)
+    PrinterPlanning.objects.filter(printer=printer).update(plate_swapper=True)
     printer_plate_used(printer_id=printer.pk)
     assert PrinterPlanning.objects.get(printer=printer).plate_clear
 
@@ -91,7 +92,7 @@ def test_a_printer_that_needs_developer_mode_gets_nothing(owner, printer, profil
 def test_auto_dispatch_switched_off_for_the_printer_or_the_owner(owner, printer, profile):
     pool_job(owner, profile)
     farm_replan(user_id=owner.pk)
-    PrinterPlanning.objects.create(user=owner, printer=printer, auto_dispatch=False)
+    PrinterPlanning.objects.filter(printer=printer).update(auto_dispatch=False)
     assert farm_dispatch(user_id=owner.pk) == []
     PrinterPlanning.objects.filter(printer=printer).update(auto_dispatch=True)
     FarmSettings.objects.create(user=owner, auto_dispatch=False)
@@ -141,3 +142,10 @@ def test_a_person_pinned_job_stays_on_its_printer_after_a_failed_dispatch(owner,
     farm_dispatch_timeouts(now=timezone.now() + timedelta(minutes=11))
     job.refresh_from_db()
     assert job.printer == printer
+
+
+def test_a_printer_nobody_said_is_clear_waits(owner, printer, profile):
+    PrinterPlanning.objects.filter(printer=printer).delete()
+    pool_job(owner, profile)
+    farm_replan(user_id=owner.pk)
+    assert farm_dispatch(user_id=owner.pk) == []

@@ -63,6 +63,8 @@ def _farm(owner: Any, broker: MosquittoBroker, sims: list[SimulatedPrinter], lin
         make_printer(owner, broker, sim.serial, name=f"P{n}", ftps_port=sim.ftps_port)
         for n, sim in enumerate(sims)
     ]
+    for printer in printers:  # a person checked the plates before switching the farm on
+        PrinterPlanning.objects.create(user=owner, printer=printer, plate_clear=True)
     link = link_factory()
     link.reconcile()
     for printer in printers:

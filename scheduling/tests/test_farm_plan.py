@@ -184,3 +184,28 @@ def test_working_hours_must_be_clock_pairs(owner, farm):
     with pytest.raises(ValidationError):
         planning.full_clean()
     PrinterPlanning(user=owner, printer=a, working_hours=[["22:00", "06:00"]]).full_clean()
+
+
+def test_an_order_scheduled_without_a_printer_becomes_one_pool_job_per_plate(api, owner, farm):
+    make_profile(owner, name="Earring", units_per_plate=4, estimated_duration_minutes=45)
+    order = make_order(owner, items=[{"title": "Earring", "quantity": 10}, {"title": "Other"}])
+    response = api.post(f"/api/orders/{order.pk}/schedule-prints", {}, format="json")
+    assert response.status_code == 201, response.data
+    names = [p["job_name"] for p in response.data["prints"]]
+    assert names == [
+        "Order #1001 - Earring (1/3)",
+        "Order #1001 - Earring (2/3)",
+        "Order #1001 - Earring (3/3)",
+        "Order #1001 - Other",
+    ]
+    assert {p["printer_id"] for p in response.data["prints"]} == {None}
+
+
+def test_an_order_scheduled_on_a_printer_keeps_the_guides_behaviour(api, owner, farm):
+    a, _ = farm
+    order = make_order(owner, items=[{"title": "Dragon", "quantity": 3}])
+    response = api.post(
+        f"/api/orders/{order.pk}/schedule-prints", {"printer_id": a.pk}, format="json"
+    )
+    assert response.status_code == 201
+    assert [p["printer_id"] for p in response.data["prints"]] == [a.pk]

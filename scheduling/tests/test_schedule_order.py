@@ -201,7 +201,8 @@ def test_other_users_order_is_404(api, printer, other_owner):
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("printer_id", None), ("printer_id", "abc"), ("start_offset_minutes", -5)],
+    # No printer (null, "auto" or absent) is the farm pool now: test_farm_plan.py.
+    [("printer_id", "abc"), ("start_offset_minutes", -5)],
 )
 def test_bad_body_is_400_naming_the_field(api, owner, printer, field, value):
     response = schedule(api, make_order(owner), **{"printer_id": printer.id, field: value})
