@@ -219,7 +219,8 @@ BAD_INPUT = [
     ("post", JOBS, {"printer_id": "{printer}", "job_name": "x", "material_slot": 200},
      "material_slot"),
     ("post", JOBS, {"printer_id": "{printer}", "job_name": None}, "job_name"),
-    ("post", JOBS, {"job_name": "x"}, "printer_id"),
+    # No printer_id is the farm pool (issue #8); one that is neither an id nor "auto" is a 400.
+    ("post", JOBS, {"printer_id": "anywhere", "job_name": "x"}, "printer_id"),
     ("put", JOB, {"status": "paused"}, "status"),
     ("put", JOB, {"scheduled_start": "2030-13-45T25:00:00Z"}, "scheduled_start"),
     ("put", JOB, {"nozzle_temp": -1}, "nozzle_temp"),

@@ -164,7 +164,8 @@ def test_subscribers_run_after_commit_with_the_rows_id_and_time(printer, subscri
         printer.pk,
     )
     assert row.status == Status.HANDLED and row.handled_at is not None
-    assert row.handled_by == [events.handler_name(seen)]
+    # Only this test's subscriber counts (the apps subscribe too: scheduling re-plans).
+    assert [h for h in row.handled_by if h.startswith("j3d.tests")] == [events.handler_name(seen)]
     assert row.attempts == 1 and row.claim_token == ""
 
 
@@ -268,7 +269,7 @@ def test_a_failing_subscriber_is_retried_with_backoff_and_the_others_run_once(
     row = Event.objects.get()
     assert row.status == Status.PENDING and row.attempts == 1
     assert "subscriber bug #1" in row.last_error and "subscriber bug #1" in caplog.text
-    assert row.handled_by == [events.handler_name(good)]
+    assert [h for h in row.handled_by if h.startswith("j3d.tests")] == [events.handler_name(good)]
     assert row.next_attempt_at - row.updated_at == retry_delay(1) == timedelta(seconds=10)
 
     assert events_sweep() == 0  # not due yet
