@@ -27,6 +27,7 @@ from orders.api import (
 )
 from printers.api import MaterialsView, PrinterViewSet
 from printers.api_commands import PrinterCommandsView, PrinterCommandView
+from scheduling import api_analytics
 from scheduling.api import (
     OrderSchedulePrintsView,
     PrinterQueueView,
@@ -113,6 +114,11 @@ api = [
         name="printer-plate-cleared",
     ),
     re_path(r"^plan/?$", PlanView.as_view(), name="plan"),
+    re_path(r"^analytics/summary/?$", api_analytics.SummaryView.as_view(), name="analytics"),
+    re_path(r"^analytics/printers/?$", api_analytics.PrintersView.as_view()),
+    re_path(r"^analytics/products/?$", api_analytics.ProductsView.as_view()),
+    re_path(r"^analytics/orders/?$", api_analytics.OrdersView.as_view()),
+    re_path(r"^analytics/materials/?$", api_analytics.MaterialsView.as_view()),
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^docs/?$", DocsView.as_view(url_name="schema"), name="docs"),
     path("", include(router.urls)),

@@ -1,5 +1,9 @@
-"""API shapes of print jobs (field names as in the integration guide)."""
+"""API shapes of print jobs (field names as in the integration guide) and of the analytics."""
 
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -154,3 +158,146 @@ class PlateClearedSerializer(Serializer):
 
     printer_id = serializers.IntegerField()
     plate_clear = serializers.BooleanField()
+
+
+# --- analytics ---------------------------------------------------------------------------------
+
+MAX_RANGE_DAYS = 3660
+
+
+class AnalyticsRangeSerializer(serializers.Serializer):
+    """`?from=YYYY-MM-DD&to=YYYY-MM-DD` (whole days, UTC; default the last 30 days)."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # "from" is a Python keyword, so the fields are named here rather than as attributes.
+        return {
+            "from": serializers.DateField(required=False, help_text="First day (default: to-29)"),
+            "to": serializers.DateField(required=False, help_text="Last day (default: today)"),
+        }
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        last = attrs.get("to") or timezone.localdate()
+        first = attrs.get("from") or last - timedelta(days=29)
+        if first > last:
+            raise serializers.ValidationError({"from": ["Must be on or before 'to'."]})
+        if (last - first).days + 1 > MAX_RANGE_DAYS:
+            raise serializers.ValidationError({"from": [f"At most {MAX_RANGE_DAYS} days."]})
+        return {"from": first, "to": last}
+
+
+class MaterialsQuerySerializer(AnalyticsRangeSerializer):
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["by"] = serializers.ChoiceField(
+            ["type", "order"], default="type", help_text="Group by material type+colour or order"
+        )
+        return fields
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return {**super().validate(attrs), "by": attrs.get("by", "type")}
+
+
+def _money(**kwargs: Any) -> serializers.DecimalField:
+    # Exact decimals as strings: money must add up to the cent in the client too.
+    return serializers.DecimalField(
+        max_digits=20, decimal_places=2, coerce_to_string=True, **kwargs
+    )
+
+
+def _pct() -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=9, decimal_places=2, coerce_to_string=True, allow_null=True
+    )
+
+
+class FailureReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class AttemptFiguresSerializer(serializers.Serializer):
+    jobs_completed = serializers.IntegerField()
+    jobs_failed = serializers.IntegerField()
+    jobs_cancelled = serializers.IntegerField()
+    failure_rate_pct = _pct()
+    print_hours = _money()
+    material_cost = _money()
+    machine_cost = _money()
+    energy_cost = _money()
+    total_cost = _money()
+
+
+class AnalyticsSummarySerializer(AttemptFiguresSerializer):
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {
+            "from": serializers.DateField(),
+            "to": serializers.DateField(),
+            "currency": serializers.CharField(),
+            **super().get_fields(),
+            "material_grams": _money(),
+            "printers": serializers.IntegerField(),
+            "utilisation_pct": _pct(),
+            "orders": serializers.IntegerField(),
+            "revenue": _money(),
+            "fees": _money(),
+            "orders_cost": _money(),
+            "margin": _money(),
+            "margin_pct": _pct(),
+        }
+
+
+class PrinterDaySerializer(serializers.Serializer):
+    date = serializers.DateField()
+    printing_hours = _money()
+    utilisation_pct = _pct()
+
+
+class AnalyticsPrinterSerializer(AttemptFiguresSerializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    model = serializers.CharField()
+    printing_hours = _money(help_text="Hours printing within the range (split by day)")
+    available_hours = serializers.IntegerField()
+    utilisation_pct = _pct()
+    top_failure_reasons = FailureReasonSerializer(many=True)
+    daily = PrinterDaySerializer(many=True)
+
+
+class AnalyticsProductSerializer(AttemptFiguresSerializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    units_made = serializers.IntegerField()
+    material_cost_per_unit = _money(allow_null=True)
+    machine_cost_per_unit = _money(allow_null=True)
+    cost_per_unit = _money(allow_null=True)
+    units_sold = serializers.IntegerField()
+    revenue = _money()
+    fees = _money()
+    margin_per_unit = _money(allow_null=True)
+    top_failure_reasons = FailureReasonSerializer(many=True)
+
+
+class AnalyticsOrderSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    order_number = serializers.CharField()
+    source = serializers.CharField()
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    currency = serializers.CharField()
+    revenue = _money()
+    fees = _money()
+    cost = _money(help_text="Every attempt printed for it, failed ones and reprints included")
+    attempts = serializers.IntegerField()
+    failed_attempts = serializers.IntegerField()
+    margin = _money(allow_null=True, help_text="Null when the order's currency is not the farm's")
+    margin_pct = _pct()
+
+
+class AnalyticsMaterialSerializer(serializers.Serializer):
+    material_type = serializers.CharField(required=False)
+    color_hex = serializers.CharField(required=False)
+    order_id = serializers.IntegerField(required=False, allow_null=True)
+    order_number = serializers.CharField(required=False)
+    grams = _money()
+    cost = _money()
+    attempts = serializers.IntegerField()

@@ -1,0 +1,159 @@
+"""GET /api/analytics/<summary|printers|products|orders|materials>?from=&to= (JSON, or CSV with
+?format=csv): the shop owner's own figures only."""
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import Serializer
+from rest_framework.views import APIView
+
+from j3d.lib.renderers import CSVRenderer
+from scheduling.serializers import (
+    AnalyticsMaterialSerializer,
+    AnalyticsOrderSerializer,
+    AnalyticsPrinterSerializer,
+    AnalyticsProductSerializer,
+    AnalyticsRangeSerializer,
+    AnalyticsSummarySerializer,
+    MaterialsQuerySerializer,
+)
+from scheduling.services import analytics
+from scheduling.services.analytics import Range
+
+RANGE_PARAMETERS = [
+    OpenApiParameter("from", OpenApiTypes.DATE, description="First day, UTC (default: to - 29)"),
+    OpenApiParameter("to", OpenApiTypes.DATE, description="Last day, UTC (default: today)"),
+    OpenApiParameter("format", str, enum=["json", "csv"], description="csv: a CSV download"),
+]
+ERRORS = {400: OpenApiResponse(OpenApiTypes.OBJECT, description="{field: [reason]}")}
+
+
+class AnalyticsView(APIView):
+    renderer_classes = [JSONRenderer, CSVRenderer]
+    query_serializer: type[Serializer] = AnalyticsRangeSerializer
+    output_serializer: type[Serializer]
+    many = True
+
+    def compute(self, user: Any, span: Range, query: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def csv_rows(self, data: Any) -> list[dict[str, Any]]:
+        rows = data if isinstance(data, list) else [data]
+        return [{key: _flat(value) for key, value in row.items()} for row in rows]
+
+    def get(self, request: Request) -> Response:
+        query = self.query_serializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        span = Range(first=query.validated_data["from"], last=query.validated_data["to"])
+        result = self.compute(request.user, span, query.validated_data)
+        data = self.output_serializer(result, many=self.many).data
+        if request.accepted_renderer.format == "csv":
+            name = f"{self.csv_name}-{span.first}-{span.last}.csv"
+            return Response(
+                self.csv_rows(data),
+                headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            )
+        return Response(data)
+
+
+def _flat(value: Any) -> Any:
+    """A CSV cell: failure reasons as "reason (count); ..."; other lists are left out."""
+    if isinstance(value, list):
+        return "; ".join(
+            f"{item['reason']} ({item['count']})" for item in value if "reason" in item
+        )
+    return value
+
+
+@extend_schema(parameters=RANGE_PARAMETERS, responses={200: AnalyticsSummarySerializer, **ERRORS})
+class SummaryView(AnalyticsView):
+    """The farm's totals over the range: attempts, failures, costs, grams, revenue and margin of
+    the orders created in it."""
+
+    output_serializer = AnalyticsSummarySerializer
+    many = False
+    csv_name = "summary"
+
+    def compute(self, user: Any, span: Range, query: dict[str, Any]) -> Any:
+        return analytics.analytics_summary(user=user, span=span)
+
+
+@extend_schema(
+    parameters=RANGE_PARAMETERS,
+    responses={200: AnalyticsPrinterSerializer(many=True), **ERRORS},
+)
+class PrintersView(AnalyticsView):
+    """Per printer: attempts, failure rate and top reasons, costs, utilisation overall and per
+    day (the CSV has one row per printer and day)."""
+
+    output_serializer = AnalyticsPrinterSerializer
+    csv_name = "printers"
+
+    def compute(self, user: Any, span: Range, query: dict[str, Any]) -> Any:
+        return analytics.analytics_printers(user=user, span=span)
+
+    def csv_rows(self, data: Any) -> list[dict[str, Any]]:
+        rows = []
+        for printer in super().csv_rows(data):
+            for day in next(p["daily"] for p in data if p["id"] == printer["id"]):
+                rows.append(
+                    {
+                        **printer,
+                        "date": day["date"],
+                        "day_printing_hours": day["printing_hours"],
+                        "day_utilisation_pct": day["utilisation_pct"],
+                    }
+                )
+        return rows
+
+
+@extend_schema(
+    parameters=RANGE_PARAMETERS,
+    responses={200: AnalyticsProductSerializer(many=True), **ERRORS},
+)
+class ProductsView(AnalyticsView):
+    """Per product profile: failure rate and reasons, cost per unit made, units sold, revenue,
+    fees and margin per unit."""
+
+    output_serializer = AnalyticsProductSerializer
+    csv_name = "products"
+
+    def compute(self, user: Any, span: Range, query: dict[str, Any]) -> Any:
+        return analytics.analytics_products(user=user, span=span)
+
+
+@extend_schema(
+    parameters=RANGE_PARAMETERS,
+    responses={200: AnalyticsOrderSerializer(many=True), **ERRORS},
+)
+class OrdersView(AnalyticsView):
+    """Each order created in the range: revenue, Etsy fees, the cost of every attempt printed for
+    it (failed ones and reprints included), margin."""
+
+    output_serializer = AnalyticsOrderSerializer
+    csv_name = "orders"
+
+    def compute(self, user: Any, span: Range, query: dict[str, Any]) -> Any:
+        return analytics.analytics_orders(user=user, span=span)
+
+
+@extend_schema(
+    parameters=[
+        *RANGE_PARAMETERS,
+        OpenApiParameter("by", str, enum=["type", "order"], description="default: type"),
+    ],
+    responses={200: AnalyticsMaterialSerializer(many=True), **ERRORS},
+)
+class MaterialsView(AnalyticsView):
+    """Filament used and its cost, by material type and colour (or by order with ?by=order)."""
+
+    query_serializer = MaterialsQuerySerializer
+    output_serializer = AnalyticsMaterialSerializer
+    csv_name = "materials"
+
+    def compute(self, user: Any, span: Range, query: dict[str, Any]) -> Any:
+        return analytics.analytics_materials(user=user, span=span, by=query["by"])

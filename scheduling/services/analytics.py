@@ -1,0 +1,466 @@
+"""The farm's figures over a date range: costs, margins, failures, utilisation, materials.
+
+Every function answers in a fixed number of queries whatever the range: sums and counts are
+grouped in SQL; the only rows that come back one by one are the attempts a printer's day-by-day
+utilisation is split from (one query). Money is Decimal throughout and rounded to the cent once,
+at the end of each sum, so the figures add up to the cent.
+
+An attempt belongs to the range its end falls in; an order to the range it was created in, with
+the cost of every attempt printed for it (failed ones and reprints too), whenever they ended.
+Costs are in the farm's currency (FarmSettings.currency); an order in another currency gets no
+margin rather than a wrong one.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from orders.models import Order, OrderItem, ProductProfile
+from printers.models import Printer
+from scheduling.models import FarmSettings, MaterialUse, PrintRecord, ScheduledPrint
+from scheduling.services.costs import farm_settings_for
+
+CENT = Decimal("0.01")
+ZERO = Decimal(0)
+MONEY = DecimalField(max_digits=20, decimal_places=4)
+Outcome = PrintRecord.Outcome
+ENDED = (Outcome.COMPLETED, Outcome.FAILED, Outcome.CANCELLED)
+TOP_REASONS = 3
+NO_SALES = {"revenue": ZERO, "units": 0, "etsy_revenue": ZERO, "etsy_units": 0}
+
+
+@dataclass(frozen=True)
+class Range:
+    """Whole days [first, last] in the server's time zone (UTC)."""
+
+    first: date
+    last: date
+
+    @property
+    def start(self) -> datetime:
+        return timezone.make_aware(datetime.combine(self.first, time.min))
+
+    @property
+    def end(self) -> datetime:
+        return timezone.make_aware(datetime.combine(self.last + timedelta(days=1), time.min))
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+
+def cents(value: Decimal | None) -> Decimal:
+    return (value or ZERO).quantize(CENT, ROUND_HALF_UP)
+
+
+def percent(part: Decimal | int, whole: Decimal | int) -> Decimal | None:
+    if not whole:
+        return None
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(CENT, ROUND_HALF_UP)
+
+
+def _records(user: Any, span: Range) -> Any:
+    return PrintRecord.objects.for_owner(user).filter(
+        outcome__in=ENDED, ended_at__gte=span.start, ended_at__lt=span.end
+    )
+
+
+def _totals() -> dict[str, Any]:
+    """The aggregate columns every per-group figure of attempts uses."""
+    return {
+        "completed": Count("id", filter=Q(outcome=Outcome.COMPLETED)),
+        "failed": Count("id", filter=Q(outcome=Outcome.FAILED)),
+        "cancelled": Count("id", filter=Q(outcome=Outcome.CANCELLED)),
+        "units": Coalesce(Sum("units"), 0),
+        "hours": Coalesce(Sum("print_hours"), ZERO, output_field=MONEY),
+        "material": Coalesce(Sum("material_cost"), ZERO, output_field=MONEY),
+        "machine": Coalesce(Sum("machine_cost"), ZERO, output_field=MONEY),
+        "energy": Coalesce(Sum("energy_cost"), ZERO, output_field=MONEY),
+    }
+
+
+def _attempt_figures(row: dict[str, Any]) -> dict[str, Any]:
+    attempts = row["completed"] + row["failed"] + row["cancelled"]
+    cost = row["material"] + row["machine"] + row["energy"]
+    return {
+        "jobs_completed": row["completed"],
+        "jobs_failed": row["failed"],
+        "jobs_cancelled": row["cancelled"],
+        "failure_rate_pct": percent(row["failed"], attempts),
+        "print_hours": cents(row["hours"]),
+        "material_cost": cents(row["material"]),
+        "machine_cost": cents(row["machine"]),
+        "energy_cost": cents(row["energy"]),
+        "total_cost": cents(cost),
+    }
+
+
+def _top_reasons(records: Any, group: str) -> dict[Any, list[dict[str, Any]]]:
+    rows = (
+        records.filter(outcome=Outcome.FAILED)
+        .values(group, "failure_reason")
+        .annotate(count=Count("id"))
+        .order_by(group, "-count", "failure_reason")
+    )
+    top: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        if len(top[row[group]]) < TOP_REASONS:
+            top[row[group]].append(
+                {"reason": row["failure_reason"] or "unknown", "count": row["count"]}
+            )
+    return top
+
+
+# --- fees and margin -------------------------------------------------------------------------
+
+
+def order_fees(*, source: str, revenue: Decimal, quantity: int, farm: FarmSettings) -> Decimal:
+    """Etsy's fees on an order: transaction % and payment % of the sale, the payment's fixed fee,
+    and the listing fee per item sold. A manual order pays none."""
+    if source != Order.Source.ETSY or not revenue:
+        return ZERO
+    pct = farm.etsy_transaction_fee_pct + farm.etsy_payment_fee_pct
+    fees = revenue * pct / 100 + farm.etsy_payment_fee_fixed + farm.etsy_listing_fee * quantity
+    return cents(fees)
+
+
+def _margin(revenue: Decimal, fees: Decimal, cost: Decimal, same_currency: bool) -> dict:
+    if not same_currency:
+        return {"margin": None, "margin_pct": None}
+    margin = revenue - fees - cost
+    return {"margin": cents(margin), "margin_pct": percent(margin, revenue)}
+
+
+def _orders(user: Any, span: Range) -> Any:
+    """The owner's orders created in the range with revenue, quantity and attempt cost."""
+    items = OrderItem.objects.filter(order=OuterRef("pk")).order_by().values("order")
+    line = ExpressionWrapper(F("unit_price") * F("quantity"), output_field=MONEY)
+    records = PrintRecord.objects.filter(order=OuterRef("pk"), outcome__in=ENDED)
+    records = records.order_by().values("order")
+    cost = ExpressionWrapper(
+        F("material_cost") + F("machine_cost") + F("energy_cost"), output_field=MONEY
+    )
+    return (
+        Order.objects.for_owner(user)
+        .filter(created_at__gte=span.start, created_at__lt=span.end)
+        .annotate(
+            revenue=Coalesce(
+                Subquery(items.annotate(s=Sum(line)).values("s")), ZERO, output_field=MONEY
+            ),
+            quantity=Coalesce(Subquery(items.annotate(s=Sum("quantity")).values("s")), 0),
+            cost=Coalesce(
+                Subquery(records.annotate(s=Sum(cost)).values("s")), ZERO, output_field=MONEY
+            ),
+            attempts=Coalesce(Subquery(records.annotate(c=Count("id")).values("c")), 0),
+            failed=Coalesce(
+                Subquery(
+                    records.filter(outcome=Outcome.FAILED).annotate(c=Count("id")).values("c")
+                ),
+                0,
+            ),
+        )
+        .order_by("-created_at", "-id")
+    )
+
+
+def analytics_orders(*, user: Any, span: Range) -> list[dict[str, Any]]:
+    """Each order created in the range: revenue, fees, the cost of every attempt, margin."""
+    farm = farm_settings_for(user=user)
+    rows = []
+    for order in _orders(user, span).values(
+        "id",
+        "order_number",
+        "source",
+        "status",
+        "currency",
+        "created_at",
+        "revenue",
+        "quantity",
+        "cost",
+        "attempts",
+        "failed",
+    ):
+        revenue = cents(order["revenue"])
+        fees = order_fees(
+            source=order["source"], revenue=revenue, quantity=order["quantity"], farm=farm
+        )
+        cost = cents(order["cost"])
+        same = order["currency"].upper() == farm.currency.upper()
+        rows.append(
+            {
+                "id": order["id"],
+                "order_number": order["order_number"],
+                "source": order["source"],
+                "status": order["status"],
+                "created_at": order["created_at"],
+                "currency": order["currency"],
+                "revenue": revenue,
+                "fees": fees,
+                "cost": cost,
+                "attempts": order["attempts"],
+                "failed_attempts": order["failed"],
+                **_margin(revenue, fees, cost, same),
+            }
+        )
+    return rows
+
+
+# --- per product -----------------------------------------------------------------------------
+
+
+def analytics_products(*, user: Any, span: Range) -> list[dict[str, Any]]:
+    """Per product profile: attempts and failures, cost per unit made, and what its units sold
+    for in orders created in the range (price less Etsy's percentage and listing fees; the
+    per-order fixed fee stays with the order)."""
+    farm = farm_settings_for(user=user)
+    records = _records(user, span).filter(product_profile__isnull=False)
+    made = {
+        row["product_profile"]: row
+        for row in records.values("product_profile").annotate(**_totals()).order_by()
+    }
+    reasons = _top_reasons(records, "product_profile")
+    sold = _sold_by_profile(user, span)
+    names = dict(
+        ProductProfile.objects.for_owner(user)
+        .filter(pk__in=set(made) | set(sold))
+        .values_list("id", "name")
+    )
+    pct = (farm.etsy_transaction_fee_pct + farm.etsy_payment_fee_pct) / 100
+    rows = []
+    for profile_id in sorted(names, key=lambda pk: (names[pk].lower(), pk)):
+        row = made.get(profile_id) or _empty_totals()
+        figures = _attempt_figures(row)
+        units = row["units"]
+        sale = sold.get(profile_id) or NO_SALES
+        cost_per_unit = (
+            (row["material"] + row["machine"] + row["energy"]) / units if units else None
+        )
+        fees = sale["etsy_revenue"] * pct + farm.etsy_listing_fee * sale["etsy_units"]
+        price = sale["revenue"] / sale["units"] if sale["units"] else None
+        margin = None
+        if price is not None and cost_per_unit is not None:
+            margin = cents(price - fees / sale["units"] - cost_per_unit)
+        rows.append(
+            {
+                "id": profile_id,
+                "name": names[profile_id],
+                **figures,
+                "units_made": units,
+                "material_cost_per_unit": cents(row["material"] / units) if units else None,
+                "machine_cost_per_unit": cents(row["machine"] / units) if units else None,
+                "cost_per_unit": cents(cost_per_unit) if units else None,
+                "units_sold": sale["units"],
+                "revenue": cents(sale["revenue"]),
+                "fees": cents(fees),
+                "margin_per_unit": margin,
+                "top_failure_reasons": reasons.get(profile_id, []),
+            }
+        )
+    return rows
+
+
+def _empty_totals() -> dict[str, Any]:
+    return dict.fromkeys(("completed", "failed", "cancelled", "units"), 0) | dict.fromkeys(
+        ("hours", "material", "machine", "energy"), ZERO
+    )
+
+
+def _sold_by_profile(user: Any, span: Range) -> dict[int, dict[str, Any]]:
+    """Units and revenue per profile of items in orders created in the range; an item without its
+    own profile link counts for the profile its jobs printed."""
+    from_jobs = ScheduledPrint.objects.filter(
+        order_item=OuterRef("pk"), product_profile__isnull=False
+    ).values("product_profile")[:1]
+    line = ExpressionWrapper(F("unit_price") * F("quantity"), output_field=MONEY)
+    etsy = Q(order__source=Order.Source.ETSY)
+    rows = (
+        OrderItem.objects.filter(
+            order__user=user, order__created_at__gte=span.start, order__created_at__lt=span.end
+        )
+        .exclude(order__status=Order.Status.CANCELLED)
+        .annotate(
+            profile=Coalesce(
+                F("product_profile"), Subquery(from_jobs), output_field=BigIntegerField()
+            )
+        )
+        .filter(profile__isnull=False)
+        .values("profile")
+        .annotate(
+            revenue=Coalesce(Sum(line), ZERO, output_field=MONEY),
+            units=Coalesce(Sum("quantity"), 0),
+            etsy_revenue=Coalesce(Sum(line, filter=etsy), ZERO, output_field=MONEY),
+            etsy_units=Coalesce(Sum("quantity", filter=etsy), 0),
+        )
+        .order_by()
+    )
+    return {row["profile"]: row for row in rows}
+
+
+# --- per printer -----------------------------------------------------------------------------
+
+
+def analytics_printers(*, user: Any, span: Range) -> list[dict[str, Any]]:
+    """Per printer: attempts, failure rate and top reasons, costs, and utilisation (printing hours
+    over the hours in the range), overall and day by day."""
+    records = _records(user, span).filter(printer__isnull=False)
+    totals = {
+        row["printer"]: row for row in records.values("printer").annotate(**_totals()).order_by()
+    }
+    reasons = _top_reasons(records, "printer")
+    daily = _daily_hours(user, span)
+    rows = []
+    for printer in Printer.objects.for_owner(user).values("id", "name", "model"):
+        row = totals.get(printer["id"]) or _empty_totals()
+        days = daily.get(printer["id"], {})
+        hours = sum(days.values(), ZERO)
+        rows.append(
+            {
+                **printer,
+                **_attempt_figures(row),
+                "printing_hours": cents(hours),
+                "available_hours": span.days * 24,
+                "utilisation_pct": percent(hours, span.days * 24),
+                "top_failure_reasons": reasons.get(printer["id"], []),
+                "daily": [
+                    {
+                        "date": day,
+                        "printing_hours": cents(days.get(day, ZERO)),
+                        "utilisation_pct": percent(days.get(day, ZERO), 24),
+                    }
+                    for day in _dates(span)
+                ],
+            }
+        )
+    return rows
+
+
+def _dates(span: Range) -> list[date]:
+    return [span.first + timedelta(days=n) for n in range(span.days)]
+
+
+def _daily_hours(user: Any, span: Range) -> dict[int, dict[date, Decimal]]:
+    """Printing hours per printer per day, each attempt split over the days it ran (an attempt
+    still printing counts up to now)."""
+    now = timezone.now()
+    rows = (
+        PrintRecord.objects.for_owner(user)
+        .filter(printer__isnull=False, started_at__lt=span.end)
+        .filter(Q(ended_at__gte=span.start) | Q(ended_at__isnull=True, outcome=Outcome.PRINTING))
+        .values_list("printer_id", "started_at", "ended_at")
+    )
+    hours: dict[int, dict[date, Decimal]] = defaultdict(lambda: defaultdict(lambda: ZERO))
+    for printer_id, started, ended in rows:
+        begin, finish = max(started, span.start), min(ended or now, span.end)
+        while begin < finish:
+            midnight = timezone.make_aware(
+                datetime.combine(timezone.localtime(begin).date() + timedelta(days=1), time.min)
+            )
+            step = min(midnight, finish)
+            seconds = Decimal((step - begin).total_seconds())
+            hours[printer_id][timezone.localtime(begin).date()] += seconds / 3600
+            begin = step
+    return hours
+
+
+# --- materials -------------------------------------------------------------------------------
+
+
+def analytics_materials(*, user: Any, span: Range, by: str = "type") -> list[dict[str, Any]]:
+    """Grams and cost of filament used by attempts that ended in the range, by material type and
+    colour, or by order (``by="order"``)."""
+    uses = MaterialUse.objects.filter(
+        user=user,
+        record__outcome__in=ENDED,
+        record__ended_at__gte=span.start,
+        record__ended_at__lt=span.end,
+    )
+    sums = {
+        "grams": Coalesce(Sum("grams"), ZERO, output_field=MONEY),
+        "cost": Coalesce(Sum("cost"), ZERO, output_field=MONEY),
+        "attempts": Count("record", distinct=True),
+    }
+    if by == "order":
+        rows = (
+            uses.values("record__order", "record__order__order_number")
+            .annotate(**sums)
+            .order_by("record__order__order_number", "record__order")
+        )
+        return [
+            {
+                "order_id": row["record__order"],
+                "order_number": row["record__order__order_number"] or "",
+                "grams": cents(row["grams"]),
+                "cost": cents(row["cost"]),
+                "attempts": row["attempts"],
+            }
+            for row in rows
+        ]
+    rows = (
+        uses.values("material_type", "color_hex")
+        .annotate(**sums)
+        .order_by("material_type", "color_hex")
+    )
+    return [
+        {
+            "material_type": row["material_type"],
+            "color_hex": row["color_hex"],
+            "grams": cents(row["grams"]),
+            "cost": cents(row["cost"]),
+            "attempts": row["attempts"],
+        }
+        for row in rows
+    ]
+
+
+# --- summary ---------------------------------------------------------------------------------
+
+
+def analytics_summary(*, user: Any, span: Range) -> dict[str, Any]:
+    farm = farm_settings_for(user=user)
+    row = _records(user, span).aggregate(**_totals())
+    grams = MaterialUse.objects.filter(
+        user=user,
+        record__outcome__in=ENDED,
+        record__ended_at__gte=span.start,
+        record__ended_at__lt=span.end,
+    ).aggregate(g=Coalesce(Sum("grams"), ZERO, output_field=MONEY))["g"]
+    orders = analytics_orders(user=user, span=span)
+    same = [order for order in orders if order["margin"] is not None]
+    revenue = sum((order["revenue"] for order in same), ZERO)
+    fees = sum((order["fees"] for order in same), ZERO)
+    cost = sum((order["cost"] for order in same), ZERO)
+    printers = Printer.objects.for_owner(user).count()
+    figures = _attempt_figures(row)
+    return {
+        "from": span.first,
+        "to": span.last,
+        "currency": farm.currency,
+        **figures,
+        "material_grams": cents(grams),
+        "printers": printers,
+        "utilisation_pct": percent(row["hours"], printers * span.days * 24),
+        "orders": len(orders),
+        "revenue": cents(revenue),
+        "fees": cents(fees),
+        "orders_cost": cents(cost),
+        "margin": cents(revenue - fees - cost),
+        "margin_pct": percent(revenue - fees - cost, revenue),
+    }
