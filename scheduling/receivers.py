@@ -4,7 +4,9 @@ SchedulingConfig.ready()."""
 from __future__ import annotations
 
 from j3d import events
+from scheduling.models import ScheduledPrint
 from scheduling.services.autodispatch import farm_dispatch, printer_plate_used
+from scheduling.services.costs import print_record_finish, print_record_start
 from scheduling.services.dispatch import (
     job_follow_failed,
     job_follow_finished,
@@ -64,6 +66,16 @@ REPLAN_ON = (
 )
 
 
+def on_job_status_changed(event: events.JobStatusChanged) -> None:
+    """An attempt starts or ends: open or close its cost record (both idempotent)."""
+    if event.job_id is None:
+        return
+    if event.to_status == ScheduledPrint.Status.STARTED:
+        print_record_start(job_id=event.job_id)
+    elif event.to_status in ScheduledPrint.ENDED:
+        print_record_finish(job_id=event.job_id)
+
+
 def register() -> None:
     events.subscribe(events.PrintStarted, on_print_started)
     events.subscribe(events.PrintFinished, on_print_finished)
@@ -74,3 +86,4 @@ def register() -> None:
     # After the job moves above, so the plan sees them.
     for event_type in REPLAN_ON:
         events.subscribe(event_type, on_farm_changed)
+    events.subscribe(events.JobStatusChanged, on_job_status_changed)

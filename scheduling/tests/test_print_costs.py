@@ -172,3 +172,24 @@ def test_the_ams_remain_change_is_recorded_and_the_measured_spool_left_to_the_am
     assert (use.grams, use.ams_grams) == (Decimal("50.00"), Decimal("60.00"))
     spool.refresh_from_db()
     assert spool.remaining_pct == 80  # the AMS's own reading stays
+
+
+def test_moving_a_job_through_the_api_records_its_attempt(
+    api, owner, farm, django_capture_on_commit_callbacks
+):
+    printer, spool, profile = farm
+    job = make_job(owner, printer, product_profile=profile, material_slot=0)
+    url = f"/api/bambu/scheduled-prints/{job.pk}"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        started = api.put(url, {"status": "started"}, format="json")
+    record = PrintRecord.objects.get(job=job)
+    assert started.status_code == 200 and record.outcome == "printing"
+    with django_capture_on_commit_callbacks(execute=True):
+        ended = api.put(url, {"status": "completed"}, format="json")
+
+    assert ended.status_code == 200
+    record.refresh_from_db()
+    assert (record.outcome, record.units, record.materials.get().grams) == ("completed", 2, 50)
+    spool.refresh_from_db()
+    assert spool.remaining_pct == Decimal("75.00")
