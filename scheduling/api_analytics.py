@@ -3,8 +3,10 @@
 
 from typing import Any
 
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -40,6 +42,12 @@ class AnalyticsView(APIView):
 
     def compute(self, user: Any, span: Range, query: dict[str, Any]) -> Any:
         raise NotImplementedError
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        try:
+            return super().perform_content_negotiation(request, force)
+        except Http404:  # DRF's answer to an unknown ?format=; it is a bad parameter
+            raise ValidationError({"format": ["Use json or csv."]}) from None
 
     def csv_rows(self, data: Any) -> list[dict[str, Any]]:
         rows = data if isinstance(data, list) else [data]

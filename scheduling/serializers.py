@@ -1,6 +1,6 @@
 """API shapes of print jobs (field names as in the integration guide) and of the analytics."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from django.utils import timezone
@@ -163,6 +163,8 @@ class PlateClearedSerializer(Serializer):
 # --- analytics ---------------------------------------------------------------------------------
 
 MAX_RANGE_DAYS = 3660
+# Far enough either way for any shop's history; the edges keep date arithmetic in range.
+EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
 
 
 class AnalyticsRangeSerializer(serializers.Serializer):
@@ -176,6 +178,11 @@ class AnalyticsRangeSerializer(serializers.Serializer):
         }
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        for name in ("from", "to"):
+            if self.initial_data.get(name) == "":  # DRF reads an empty query value as absent
+                raise serializers.ValidationError({name: ["A date like 2026-01-31."]})
+            if name in attrs and not EARLIEST <= attrs[name] <= LATEST:
+                raise serializers.ValidationError({name: [f"Between {EARLIEST} and {LATEST}."]})
         last = attrs.get("to") or timezone.localdate()
         first = attrs.get("from") or last - timedelta(days=29)
         if first > last:
