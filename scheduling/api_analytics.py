@@ -31,7 +31,16 @@ RANGE_PARAMETERS = [
     OpenApiParameter("to", OpenApiTypes.DATE, description="Last day, UTC (default: today)"),
     OpenApiParameter("format", str, enum=["json", "csv"], description="csv: a CSV download"),
 ]
-ERRORS = {400: OpenApiResponse(OpenApiTypes.OBJECT, description="{field: [reason]}")}
+ERRORS = {
+    (400, "application/json"): OpenApiResponse(
+        OpenApiTypes.OBJECT, description="{field: [reason]} (errors are always JSON)"
+    ),
+}
+CSV = {(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The rows as CSV")}
+
+
+def responses(serializer: Any) -> dict[Any, Any]:
+    return {(200, "application/json"): serializer, **CSV, **ERRORS}
 
 
 class AnalyticsView(APIView):
@@ -52,6 +61,14 @@ class AnalyticsView(APIView):
     def csv_rows(self, data: Any) -> list[dict[str, Any]]:
         rows = data if isinstance(data, list) else [data]
         return [{key: _flat(value) for key, value in row.items()} for row in rows]
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        if response.status_code >= 400:  # a refusal reads the same in any format: JSON
+            request.accepted_renderer, request.accepted_media_type = (
+                JSONRenderer(),
+                "application/json",
+            )
+        return super().finalize_response(request, response, *args, **kwargs)
 
     def get(self, request: Request) -> Response:
         query = self.query_serializer(data=request.query_params)
@@ -77,7 +94,7 @@ def _flat(value: Any) -> Any:
     return value
 
 
-@extend_schema(parameters=RANGE_PARAMETERS, responses={200: AnalyticsSummarySerializer, **ERRORS})
+@extend_schema(parameters=RANGE_PARAMETERS, responses=responses(AnalyticsSummarySerializer))
 class SummaryView(AnalyticsView):
     """The farm's totals over the range: attempts, failures, costs, grams, revenue and margin of
     the orders created in it."""
@@ -92,7 +109,7 @@ class SummaryView(AnalyticsView):
 
 @extend_schema(
     parameters=RANGE_PARAMETERS,
-    responses={200: AnalyticsPrinterSerializer(many=True), **ERRORS},
+    responses=responses(AnalyticsPrinterSerializer(many=True)),
 )
 class PrintersView(AnalyticsView):
     """Per printer: attempts, failure rate and top reasons, costs, utilisation overall and per
@@ -121,7 +138,7 @@ class PrintersView(AnalyticsView):
 
 @extend_schema(
     parameters=RANGE_PARAMETERS,
-    responses={200: AnalyticsProductSerializer(many=True), **ERRORS},
+    responses=responses(AnalyticsProductSerializer(many=True)),
 )
 class ProductsView(AnalyticsView):
     """Per product profile: failure rate and reasons, cost per unit made, units sold, revenue,
@@ -136,7 +153,7 @@ class ProductsView(AnalyticsView):
 
 @extend_schema(
     parameters=RANGE_PARAMETERS,
-    responses={200: AnalyticsOrderSerializer(many=True), **ERRORS},
+    responses=responses(AnalyticsOrderSerializer(many=True)),
 )
 class OrdersView(AnalyticsView):
     """Each order created in the range: revenue, Etsy fees, the cost of every attempt printed for
@@ -154,7 +171,7 @@ class OrdersView(AnalyticsView):
         *RANGE_PARAMETERS,
         OpenApiParameter("by", str, enum=["type", "order"], description="default: type"),
     ],
-    responses={200: AnalyticsMaterialSerializer(many=True), **ERRORS},
+    responses=responses(AnalyticsMaterialSerializer(many=True)),
 )
 class MaterialsView(AnalyticsView):
     """Filament used and its cost, by material type and colour (or by order with ?by=order)."""

@@ -288,3 +288,11 @@ def test_a_bad_range_is_a_400_naming_the_field(api, query, field):
 
 def test_anonymous_is_401(anonymous_api):
     assert anonymous_api.get("/api/analytics/summary").status_code == 401
+
+
+def test_an_error_is_json_even_when_csv_was_asked_for(api):
+    response = api.get("/api/analytics/orders?from=2026-02-01&to=2026-01-01&format=csv")
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert "from" in response.json()
