@@ -25,9 +25,9 @@ from orders.api import (
     ProfileFromItemView,
     UnmatchedItemsView,
 )
-from printers.api import MaterialsView, PrinterViewSet
+from printers.api import MaterialsView, PrinterViewSet, SpareSpoolViewSet
 from printers.api_commands import PrinterCommandsView, PrinterCommandView
-from scheduling import api_analytics
+from scheduling import api_analytics, api_stock
 from scheduling.api import (
     OrderSchedulePrintsView,
     PrinterQueueView,
@@ -43,6 +43,7 @@ router.register("orders", OrderViewSet, basename="order")
 router.register("product-profiles", ProductProfileViewSet, basename="product-profile")
 router.register("notifications/channels", AppriseChannelViewSet, basename="notification-channel")
 router.register("notifications/maintenance", MaintenanceTaskViewSet, basename="maintenance-task")
+router.register("spare-spools", SpareSpoolViewSet, basename="spare-spool")
 
 ID = r"(?P<id>[^/]+)"
 
@@ -119,6 +120,8 @@ api = [
     re_path(r"^analytics/products/?$", api_analytics.ProductsView.as_view()),
     re_path(r"^analytics/orders/?$", api_analytics.OrdersView.as_view()),
     re_path(r"^analytics/materials/?$", api_analytics.MaterialsView.as_view()),
+    re_path(r"^materials/stock/?$", api_stock.StockView.as_view(), name="material-stock"),
+    re_path(r"^materials/reorder/?$", api_stock.ReorderView.as_view(), name="material-reorder"),
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
     re_path(r"^docs/?$", DocsView.as_view(url_name="schema"), name="docs"),
     path("", include(router.urls)),

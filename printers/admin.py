@@ -1,7 +1,17 @@
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 
-from printers.models import BambuMaterial, Printer, PrinterCommand, PrinterLease, PrinterStatus
+from printers.models import (
+    BambuMaterial,
+    Printer,
+    PrinterCommand,
+    PrinterLease,
+    PrinterStatus,
+    SpareSpool,
+)
+from printers.services.materials import spare_spool_save
 
 
 class PrinterAdminForm(forms.ModelForm):
@@ -134,3 +144,13 @@ class PrinterLeaseAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+@admin.register(SpareSpool)
+class SpareSpoolAdmin(admin.ModelAdmin):
+    list_display = ["material_type", "color", "color_hex", "quantity", "grams_per_spool", "user"]
+    list_filter = ["material_type", "user"]
+    search_fields = ["material_type", "color", "vendor"]
+
+    def save_model(self, request: Any, obj: SpareSpool, form: Any, change: bool) -> None:
+        spare_spool_save(spool=obj)

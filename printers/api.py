@@ -7,13 +7,19 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from j3d.lib.api import get_owned_or_404
-from printers.models import BambuMaterial, Printer
+from printers.models import BambuMaterial, Printer, SpareSpool
 from printers.serializers import (
     BambuMaterialSerializer,
     MaterialUnloadedSerializer,
     PrinterSerializer,
+    SpareSpoolSerializer,
 )
-from printers.services.materials import material_create, material_unload, material_update
+from printers.services.materials import (
+    material_create,
+    material_unload,
+    material_update,
+    spare_spool_save,
+)
 from printers.services.printers import printer_create, printer_update
 
 
@@ -92,3 +98,23 @@ class MaterialsView(generics.GenericAPIView):
         slot = material.slot
         material_unload(material=material)
         return Response({"message": f"Material unloaded from slot {slot}", "id": int(id)})
+
+
+class SpareSpoolViewSet(viewsets.ModelViewSet):
+    """Spools on the shelf (not in a printer) that the stock and reorder figures count."""
+
+    serializer_class = SpareSpoolSerializer
+
+    def get_queryset(self) -> QuerySet[SpareSpool]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no user
+            return SpareSpool.objects.none()
+        return SpareSpool.objects.for_owner(self.request.user)
+
+    def perform_create(self, serializer: SpareSpoolSerializer) -> None:
+        spool = SpareSpool(user=self.request.user)
+        serializer.instance = spare_spool_save(spool=spool, **serializer.validated_data)
+
+    def perform_update(self, serializer: SpareSpoolSerializer) -> None:
+        serializer.instance = spare_spool_save(
+            spool=serializer.instance, **serializer.validated_data
+        )

@@ -430,3 +430,53 @@ class PrinterCommand(models.Model):
 
     def clean(self) -> None:
         claim_for_printer_owner(self)
+
+
+class SpareSpool(models.Model):
+    """Spools on the shelf, not in any printer: a person records them; stock counts them."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="spare_spools"
+    )
+    material_type = models.CharField(max_length=32)
+    color = models.CharField(max_length=50, blank=True)
+    color_hex = models.CharField(max_length=7, blank=True, validators=[hex_colour_validator])
+    vendor = models.CharField(max_length=100, blank=True)
+    quantity = models.PositiveIntegerField(default=1, validators=between(0, 1000))
+    grams_per_spool = models.DecimalField(
+        max_digits=8,
+        decimal_places=1,
+        default=Decimal(1000),
+        validators=between(Decimal(0), limits.MAX_SPOOL_GRAMS),
+    )
+    cost_per_kg = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=between(Decimal(0), limits.MAX_MONEY),
+    )
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = OwnedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["material_type", "color_hex", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=between_q("quantity", 0, 1000), name="printers_sparespool_quantity_range"
+            ),
+            models.CheckConstraint(
+                condition=between_q("grams_per_spool", 0, limits.MAX_SPOOL_GRAMS),
+                name="printers_sparespool_grams_range",
+            ),
+            models.CheckConstraint(
+                condition=between_q("cost_per_kg", 0, limits.MAX_MONEY, null=True),
+                name="printers_sparespool_cost_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.material_type} {self.color or self.color_hex}".strip()

@@ -6,7 +6,7 @@ from rest_framework import serializers
 from j3d.lib.schema import dataclass_schema
 from j3d.lib.serializers import ModelSerializer, Serializer
 from printers.bambu.snapshot import Snapshot
-from printers.models import BambuMaterial, Printer, PrinterStatus
+from printers.models import BambuMaterial, Printer, PrinterStatus, SpareSpool
 
 
 @extend_schema_field(dataclass_schema(Snapshot))
@@ -132,3 +132,22 @@ class PrinterSerializer(ModelSerializer):
 
     def get_has_access_code(self, printer: Printer) -> bool:
         return bool(printer.access_code)
+
+
+class SpareSpoolSerializer(ModelSerializer):
+    class Meta:
+        model = SpareSpool
+        fields = [
+            "id",
+            "material_type",
+            "color",
+            "color_hex",
+            "vendor",
+            "quantity",
+            "grams_per_spool",
+            "cost_per_kg",
+            "notes",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]

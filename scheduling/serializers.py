@@ -308,3 +308,16 @@ class AnalyticsMaterialSerializer(serializers.Serializer):
     grams = _money()
     cost = _money()
     attempts = serializers.IntegerField()
+
+
+class StockRowSerializer(serializers.Serializer):
+    material_type = serializers.CharField()
+    color_hex = serializers.CharField(help_text="#RRGGBB, or empty when unknown")
+    on_hand_grams = _money(help_text="Spools in slots plus spare spools")
+    planned_grams = _money(help_text="What the unfinished jobs will use")
+    use_per_day_grams = _money(help_text="Average over the last 30 days")
+    days_left = serializers.DecimalField(
+        max_digits=12, decimal_places=1, coerce_to_string=True, allow_null=True
+    )
+    runs_out_within_lead_time = serializers.BooleanField()
+    spools_to_order = serializers.IntegerField()

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from j3d.lib.validation import save_validated
-from printers.models import SLOT_TAKEN, BambuMaterial, Printer
+from printers.models import SLOT_TAKEN, BambuMaterial, Printer, SpareSpool
 
 
 @transaction.atomic
@@ -33,3 +33,13 @@ def _save(material: BambuMaterial, fields: dict[str, Any]) -> BambuMaterial:
 
 def material_unload(*, material: BambuMaterial) -> None:
     material.delete()
+
+
+def spare_spool_save(*, spool: SpareSpool, **fields: Any) -> SpareSpool:
+    """Record or change spools on the shelf (a colour is stored upper case, as the AMS says it)."""
+    for name, value in fields.items():
+        setattr(spool, name, value)
+    spool.color_hex = spool.color_hex.upper()
+    spool.full_clean()
+    spool.save()
+    return spool

@@ -16,9 +16,11 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from j3d import events
 from orders.models import ProductProfile
 from printers.models import BambuMaterial, PrinterStatus
 from scheduling.models import FarmSettings, MaterialUse, PrintRecord, ScheduledPrint
@@ -34,8 +36,8 @@ AMS_TOLERANCE_PCT = Decimal(1)
 
 
 def farm_settings_for(*, user: Any) -> FarmSettings:
-    settings, _created = FarmSettings.objects.get_or_create(user=user)
-    return settings
+    farm, _created = FarmSettings.objects.get_or_create(user=user)
+    return farm
 
 
 @dataclass(frozen=True)
@@ -234,9 +236,22 @@ def _take_off(spool: BambuMaterial, grams: Decimal) -> None:
     locked = BambuMaterial.objects.select_for_update().get(pk=spool.pk)
     if locked.remaining_pct is None:
         return
-    left = locked.remaining_pct - grams * 100 / locked.weight_grams
+    before = locked.remaining_pct
+    left = before - grams * 100 / locked.weight_grams
     locked.remaining_pct = max(left, Decimal(0)).quantize(CENT, ROUND_HALF_UP)
     locked.save(update_fields=["remaining_pct", "updated_at"])
+    threshold = settings.PRINTER_MATERIAL_LOW_PCT
+    if before >= threshold > locked.remaining_pct:  # the AMS would have said so; it cannot here
+        events.publish(
+            events.MaterialLow(
+                user_id=locked.user_id,
+                printer_id=locked.printer_id,
+                slot=locked.slot,
+                remaining_pct=int(locked.remaining_pct),
+                material_type=locked.material_type,
+                color_hex=locked.color_hex,
+            )
+        )
 
 
 def _machine_and_energy(
