@@ -16,7 +16,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from j3d.lib.testing import make_job, make_material, make_order, make_printer, make_profile
+from j3d.tests.factories import make_job, make_material, make_order, make_printer, make_profile
 from orders.models import Order
 from printers.models import PrinterStatus
 from scheduling.models import FarmSettings, ScheduledPrint

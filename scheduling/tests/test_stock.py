@@ -6,8 +6,8 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from j3d.lib.testing import make_job, make_material, make_printer, make_profile
 from j3d.models import Event
+from j3d.tests.factories import make_job, make_material, make_printer, make_profile
 from printers.models import SpareSpool
 from scheduling.models import FarmSettings, MaterialUse, PrintRecord, ScheduledPrint
 from scheduling.services.costs import print_record_finish
