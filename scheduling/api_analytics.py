@@ -75,7 +75,7 @@ class AnalyticsView(APIView):
         query.is_valid(raise_exception=True)
         span = Range(first=query.validated_data["from"], last=query.validated_data["to"])
         result = self.compute(request.user, span, query.validated_data)
-        data = self.output_serializer(result, many=self.many).data
+        data = analytics.plain(result)
         if request.accepted_renderer.format == "csv":
             name = f"{self.csv_name}-{span.first}-{span.last}.csv"
             return Response(
