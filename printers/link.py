@@ -128,7 +128,7 @@ class PrinterLink:
         offline_after: float | None = None,
         link_down_grace: float | None = None,
         write_every: float | None = None,
-        reconcile_every: float = 10.0,
+        reconcile_every: float | None = None,
         command_timeout: float | None = None,
         on_applied: Callable[[int, Any, float], None] | None = None,
     ) -> None:
@@ -146,7 +146,10 @@ class PrinterLink:
             if link_down_grace is None
             else link_down_grace
         )
-        self.reconcile_every = reconcile_every
+        # Each reconcile renews the leases: do it well before they run out (a 30 s lease: 10 s).
+        self.reconcile_every = (
+            min(10.0, leases.lease_seconds() / 3) if reconcile_every is None else reconcile_every
+        )
         self.command_timeout = command_timeout
         # Called on the hub thread after a report is applied (the bench measures lag with it).
         self.on_applied = on_applied

@@ -508,6 +508,18 @@ class SimulatedPrinter:
         entries = [_hms_entry(h) for h in hms] if hms is not None else [_hms_for(print_error)]
         self.loop.run_sync(lambda: self._fail(print_error, entries))
 
+    def skip_ahead(self, seconds: float) -> None:
+        """Move the current job (if any) ``seconds`` of printer time on at once, as if they had
+        passed: tests skip the part of a print they do not watch instead of waiting it out."""
+
+        def apply() -> None:
+            if self._job is not None:
+                self._job.started -= seconds / self.time_scale
+                self._advance_job()
+                self._publish_delta()
+
+        self.loop.run_sync(apply)
+
     def go_silent(self) -> None:
         """Stop publishing anything (reports, ACKs) while staying connected, like a P1 bug."""
         self._silent = True

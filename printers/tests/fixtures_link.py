@@ -93,8 +93,10 @@ class FakePrinter:
         self.client.publish(f"device/{self.serial}/report", raw, qos=1).wait_for_publish(5)
 
     def close(self) -> None:
-        self.client.loop_stop()
+        # Disconnect first: the DISCONNECT wakes the loop thread, which then ends at once, where
+        # loop_stop() first would wait out the loop's one-second select timeout.
         self.client.disconnect()
+        self.client.loop_stop()
 
 
 def make_printer(

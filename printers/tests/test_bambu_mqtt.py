@@ -87,6 +87,13 @@ def printer_client(broker: MosquittoBroker) -> paho.Client:
     return client
 
 
+def close_client(client: paho.Client) -> None:
+    """Disconnect first: the DISCONNECT wakes the loop thread, which then ends at once, where
+    loop_stop() first would wait out the loop's one-second select timeout."""
+    client.disconnect()
+    client.loop_stop()
+
+
 def report(printer: paho.Client, serial: str, payload: bytes) -> None:
     printer.publish(f"device/{serial}/report", payload, qos=0).wait_for_publish(5)
 
@@ -107,8 +114,7 @@ def hub(recorder: Recorder) -> Iterator[MqttHub]:
 def printer(mqtt_broker: MosquittoBroker) -> Iterator[paho.Client]:
     client = printer_client(mqtt_broker)
     yield client
-    client.loop_stop()
-    client.disconnect()
+    close_client(client)
 
 
 def test_report_from_printer_reaches_listener(
@@ -214,8 +220,7 @@ def test_hub_reconnects_and_resubscribes_after_broker_restart(
         report(printer, "SERIAL06", b'{"after":"restart"}')
         assert pump(hub, lambda: recorder.reports_for("p6") == [b'{"after":"restart"}'])
     finally:
-        printer.loop_stop()
-        printer.disconnect()
+        close_client(printer)
     assert [key for key, _ in recorder.disconnected] == ["p6"]
 
 
@@ -361,7 +366,7 @@ def corrupt_printer(
     """Accepts the hub, acks CONNECT and SUBSCRIBE, then sends ``garbage``, for every
     connection until the server socket closes."""
     # Closing a listening socket does not wake a thread blocked in accept(): poll instead.
-    server.settimeout(0.1)
+    server.settimeout(0.02)
     while True:
         try:
             raw, _ = server.accept()
@@ -377,7 +382,8 @@ def corrupt_printer(
                 subscribe = read_packet(conn)
                 conn.sendall(b"\x90\x03" + subscribe[1:3] + b"\x00")  # SUBACK, same id
                 conn.sendall(garbage)
-                time.sleep(0.2)
+                conn.settimeout(5)
+                conn.recv(1)  # returns once the hub hangs up, as the garbage should make it
         except (OSError, IndexError):
             pass  # the hub hung up on us, which is what the garbage is for
 

@@ -90,8 +90,10 @@ class Watcher:
             return [m["print"] for m in self.messages if "result" not in m.get("print", {})]
 
     def close(self) -> None:
-        self.client.loop_stop()
+        # Disconnect first: the DISCONNECT wakes the loop thread, which then ends at once, where
+        # loop_stop() first would wait out the loop's one-second select timeout.
         self.client.disconnect()
+        self.client.loop_stop()
 
 
 @pytest.fixture
@@ -173,6 +175,7 @@ def test_broker_refuses_wrong_access_code(mqtt_broker: MosquittoBroker) -> None:
 
     def on_connect(*args: Any) -> None:
         result["reason"] = args[3]
+        client.disconnect()  # ends the loop thread now, not after its one-second select timeout
         done.set()
 
     client.on_connect = on_connect

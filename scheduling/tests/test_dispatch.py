@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -44,7 +43,7 @@ def _simulator(broker: MosquittoBroker, serial: str) -> SimulatedPrinter:
         delta_interval=0.2,
         time_scale=60.0,
         prepare_duration=30.0,  # 0.5 s of real time
-        job_duration=180.0,  # 3 s of real time
+        job_duration=6000.0,  # 100 s of real time: tests skip ahead to the part they watch
     )
 
 
@@ -99,6 +98,10 @@ def test_print_lifecycle_moves_the_job_and_syncs_the_ams(
             seen.append(status)
         return status == "completed"
 
+    assert wait_until(lambda: watch() or seen[-1] == "started", step=link.tick, timeout=20), seen
+    sim.skip_ahead(3000)  # half the print: the printer reports progress on the way
+    assert wait_until(lambda: sim.report()["mc_percent"] >= 50)
+    sim.skip_ahead(3000)
     assert wait_until(watch, step=link.tick, timeout=20), seen
     assert seen[0] == "queued" and "started" in seen and seen[-1] == "completed"
     assert job.started_at is not None and job.completed_at is not None
@@ -113,7 +116,6 @@ def test_print_lifecycle_moves_the_job_and_syncs_the_ams(
 def test_a_failed_print_fails_the_job_with_the_decoded_reason(
     api, owner, mqtt_broker, sim, link_factory
 ):
-    sim.job_duration = 6000.0  # long enough to fail it mid-print
     printer = make_printer(owner, mqtt_broker, sim.serial, ftps_port=sim.ftps_port)
     job = _job_with_file(owner)
     link = _connected_link(link_factory, printer)
@@ -202,7 +204,6 @@ def test_broker_restart_mid_print_recovers_without_starting_twice(
     api, owner, fresh_broker, link_factory
 ):
     sim = _simulator(fresh_broker, "RESTART01")
-    sim.job_duration = 600.0  # 10 s real: the restart happens mid-print
     sim.reconnect_delay = (0.1, 0.5)
     sim.start()
     try:
@@ -216,12 +217,16 @@ def test_broker_restart_mid_print_recovers_without_starting_twice(
         started_at = job.started_at
 
         fresh_broker.kill()
-        time.sleep(0.5)
+        assert wait_until(
+            lambda: not sim.connected and link.hub.status(printer.pk) is not LinkState.CONNECTED
+        )
         fresh_broker.restart()
 
         assert wait_until(
             lambda: link.hub.status(printer.pk) is LinkState.CONNECTED, step=link.tick, timeout=15
         )
+        sim.wait_connected()
+        sim.skip_ahead(6000)  # the rest of the print
         assert wait_until(lambda: _status(job) == "completed", step=link.tick, timeout=30)
         assert job.started_at == started_at
         assert PrinterStatus.objects.get(printer=printer).state == "finish"

@@ -1,0 +1,131 @@
+"""How long the test suite takes, and how much of that it spends working rather than waiting.
+
+Runs pytest once in a child process and prints:
+
+- wall: the run's wall-clock time;
+- CPU: user + sys of pytest and every child it reaped (Mosquitto brokers, manage.py runs, ...);
+- CPU wait: the time pytest's main thread was ready to run but waited for a core. On a machine
+  shared with other work this inflates the wall time without being the suite's fault, so
+  "wall - CPU wait" estimates the wall time on an idle machine;
+- the ratio wall / CPU (the bar: <= 1.5), raw and with the CPU wait taken out;
+- the tests that wait most: wall - CPU - CPU wait per test (setup + call + teardown), i.e. time
+  spent sleeping, polling or blocked on a socket rather than working or queued for a core.
+
+The same file is the pytest plugin that takes the per-test figures (``-p bench_suite``).
+
+Usage:  .venv/bin/python bench/bench_suite.py [--top 25] [pytest args...]
+        DATABASE_URL=postgres://... to run the suite on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT_ENV = "J3D_BENCH_SUITE_OUT"
+
+
+def _cpu_seconds() -> float:
+    """user + sys of this process's threads and the children it has reaped."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _run_queue_wait() -> float:
+    """Seconds the calling thread spent runnable but not running (Linux schedstat; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/self/task/{threading.get_native_id()}/schedstat").read_text()
+    except OSError:
+        return 0.0
+    return int(fields.split()[1]) / 1e9
+
+
+# -- the plugin (loaded inside the pytest child) ---------------------------------------------
+
+_per_test: dict[str, list[float]] = {}
+
+
+def _sample() -> tuple[float, float, float]:
+    return time.perf_counter(), _cpu_seconds(), _run_queue_wait()
+
+
+def pytest_runtest_protocol(item: Any, nextitem: Any) -> None:
+    _per_test[item.nodeid] = list(_sample())
+
+
+def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
+    start = _per_test.get(nodeid)
+    if start is not None and len(start) == 3:
+        end = _sample()
+        _per_test[nodeid] = [end[i] - start[i] for i in range(3)]
+
+
+def pytest_sessionfinish(session: Any, exitstatus: int) -> None:
+    out = os.environ.get(OUT_ENV)
+    if out:
+        figures = {k: v for k, v in _per_test.items() if len(v) == 3}
+        Path(out).write_text(json.dumps({"tests": figures, "cpu_wait": _run_queue_wait()}))
+
+
+# -- the bench (runs pytest, prints the figures) ---------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--top", type=int, default=25, help="how many waiting tests to list")
+    parser.add_argument("--save", type=Path, help="write the per-test figures to this JSON file")
+    args, pytest_args = parser.parse_known_args()
+
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        env = dict(os.environ, **{OUT_ENV: out.name})
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(ROOT / "bench"), env.get("PYTHONPATH")])
+        )
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "bench_suite", *pytest_args]
+        load_before = os.getloadavg()[0]
+        started = time.perf_counter()
+        status = subprocess.run(command, cwd=ROOT, env=env).returncode
+        wall = time.perf_counter() - started
+        load_after = os.getloadavg()[0]
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = children.ru_utime + children.ru_stime
+        raw = Path(out.name).read_text()
+    report = json.loads(raw) if raw else {}
+    if args.save:
+        args.save.write_text(raw)
+
+    cpu_wait = report.get("cpu_wait", 0.0)
+    print()
+    print(
+        f"pytest exit status {status}; "
+        f"load average {load_before:.1f} before, {load_after:.1f} after"
+    )
+    print(f"wall {wall:7.1f} s")
+    print(f"CPU  {cpu:7.1f} s (user {children.ru_utime:.1f} + sys {children.ru_stime:.1f})")
+    print(f"CPU wait of pytest's main thread {cpu_wait:.1f} s")
+    print(f"wall / CPU               {wall / cpu:5.2f}")
+    print(f"(wall - CPU wait) / CPU  {(wall - cpu_wait) / cpu:5.2f}   (bar: <= 1.5)")
+    tests = report.get("tests", {})
+    if tests:
+        idle = sorted(tests.items(), key=lambda kv: kv[1][0] - kv[1][1] - kv[1][2], reverse=True)
+        total_idle = sum(max(0.0, w - c - q) for w, c, q in tests.values())
+        print(f"\ntime the tests spent neither working nor queued for a core: {total_idle:.1f} s")
+        print(f"{'idle':>6} {'wall':>6} {'CPU':>6} {'queue':>6}  test (setup + call + teardown)")
+        for nodeid, (w, c, q) in idle[: args.top]:
+            print(f"{w - c - q:6.2f} {w:6.2f} {c:6.2f} {q:6.2f}  {nodeid}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
