@@ -1,16 +1,22 @@
-"""The token doors of the REST API: simplejwt's views, answering a login lockout with a 429."""
+"""The project's own REST doors: the JWT token views (a login lockout is a 429) and the event
+history (GET /api/events)."""
 
 from typing import Any
 
 from axes.helpers import get_cool_off
 from django.contrib.auth.signals import user_logged_in
-from rest_framework import exceptions
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework_simplejwt import views
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
-from j3d.serializers import TokenObtainSerializer
+from j3d.lib.pagination import TimeCursorPagination
+from j3d.models import Event
+from j3d.serializers import EventQuerySerializer, EventSerializer, TokenObtainSerializer
+from printers.models import Printer
 
 
 class TokenObtainView(views.TokenObtainPairView):
@@ -53,3 +59,42 @@ def locked_out_error(request: Any) -> exceptions.Throttled:
         wait=wait,
         detail="Too many failed logins from this address or for this account; login is paused.",
     )
+
+
+class EventPagination(TimeCursorPagination):
+    """Newest first."""
+
+    ordering = ("-occurred_at", "-id")
+
+
+class EventListView(generics.ListAPIView):
+    """GET /api/events: what happened on the caller's farm, newest first, filtered by
+    `?printer=&type=&since=&until=`."""
+
+    serializer_class = EventSerializer
+    pagination_class = EventPagination
+
+    def get_queryset(self) -> QuerySet[Event]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no user
+            return Event.objects.none()
+        query = EventQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        filters = query.validated_data
+        events = Event.objects.for_owner(self.request.user)
+        if "printer" in filters:
+            if not Printer.objects.for_owner(self.request.user).filter(pk=filters["printer"]):
+                raise serializers.ValidationError(
+                    {"printer": [f"You have no printer with id {filters['printer']}."]}
+                )
+            events = events.filter(printer_id=filters["printer"])
+        if "type" in filters:
+            events = events.filter(type=filters["type"])
+        if "since" in filters:
+            events = events.filter(occurred_at__gte=filters["since"])
+        if "until" in filters:
+            events = events.filter(occurred_at__lt=filters["until"])
+        return events
+
+    @extend_schema(parameters=[EventQuerySerializer])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)

@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from j3d.api import TokenObtainView, TokenRefreshView
+from j3d.api import EventListView, TokenObtainView, TokenRefreshView
 from j3d.lib.api import DocsView, NoRouteView, OptionalSlashRouter
 from notifications.api import (
     AppriseChannelViewSet,
@@ -84,6 +84,7 @@ api = [
         OrderSchedulePrintsView.as_view(),
         name="order-schedule-prints",
     ),
+    re_path(r"^events/?$", EventListView.as_view(), name="events"),
     re_path(r"^etsy/sync-orders/?$", EtsySyncView.as_view(), name="etsy-sync"),
     re_path(r"^etsy/connect/?$", EtsyConnectView.as_view(), name="etsy-connect"),
     re_path(r"^etsy/connection/?$", EtsyConnectionView.as_view(), name="etsy-connection"),

@@ -52,6 +52,9 @@ CONFIG = {
                     "ensure_resource_availability": {"enabled": False}}},
         # The test's owners have connected no Etsy shop: every sync answers "not connected" (400).
         {"include-path": "/api/etsy/sync-orders/", **NO_POSITIVE_CHECK},
+        # `printer` must be one of the caller's and `until` later than `since`: rules across
+        # values and rows that OpenAPI cannot state, refused with a 400 naming the parameter.
+        {"include-path": "/api/events/", **NO_POSITIVE_CHECK},
     ],
 }  # fmt: skip
 
