@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from j3d.lib.serializers import ModelSerializer, QuerySerializer
+from j3d.lib.serializers import LocalTimeField, ModelSerializer, QuerySerializer
 from notifications.models import (
     AppriseChannel,
     Delivery,
@@ -56,6 +56,8 @@ class PrintNotificationSerializer(ModelSerializer):
 
 class NotificationPreferencesSerializer(ModelSerializer):
     has_webhook_secret = serializers.SerializerMethodField()
+    quiet_hours_start = LocalTimeField(allow_null=True, required=False)
+    quiet_hours_end = LocalTimeField(allow_null=True, required=False)
 
     class Meta:
         model = NotificationPreferences

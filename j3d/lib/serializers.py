@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.http import QueryDict
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 # (field classes, the Python types json.loads gives for them, how to say it); first match wins.
@@ -88,3 +89,19 @@ class QuerySerializer(serializers.Serializer):
         if empty:
             raise serializers.ValidationError(empty)
         return super().to_internal_value(data)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$",
+        "example": "22:00",
+    }
+)
+class LocalTimeField(serializers.TimeField):
+    """A wall-clock time of day ("22:00") in a time zone named elsewhere. OpenAPI's `format: time`
+    is RFC 3339's full-time, which needs an offset ("22:00:00Z"): that would be a lie for a local
+    time, so the schema gives the pattern instead, and an offset is refused."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="%H:%M", input_formats=["%H:%M", "%H:%M:%S"], **kwargs)

@@ -94,7 +94,21 @@ def test_preferences_defaults_and_validation(api) -> None:
         {"quiet_hours_start": "22:00", "quiet_hours_end": "07:00", "time_zone": "Europe/Berlin"},
         "json",
     )
-    assert ok.status_code == 200 and ok.json()["quiet_hours_end"] == "07:00:00"
+    assert ok.status_code == 200 and ok.json()["quiet_hours_end"] == "07:00"
+    # A local time of day: seconds are taken and dropped, an offset or an hour past 23 is refused.
+    seconds = api.put(
+        "/api/notifications/preferences",
+        {"quiet_hours_start": "21:30:15", "quiet_hours_end": "07:00"},
+        "json",
+    )
+    assert seconds.status_code == 200 and seconds.json()["quiet_hours_start"] == "21:30"
+    for moment in ("07:00Z", "07:00+02:00", "24:00", "7h"):
+        bad = api.put(
+            "/api/notifications/preferences",
+            {"quiet_hours_start": "22:00", "quiet_hours_end": moment},
+            "json",
+        )
+        assert bad.status_code == 400 and "quiet_hours_end" in bad.json(), moment
     zero = api.put("/api/notifications/preferences", {"offline_after_minutes": 0}, "json")
     assert zero.status_code == 400 and "offline_after_minutes" in zero.json()
 
