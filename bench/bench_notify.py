@@ -67,12 +67,12 @@ class Receiver:
         with self.lock:
             return [t for t, path, _, body in self.hits if path == "/failed" and _is_failure(body)]
 
+    def close(self) -> None:
+        self.server.shutdown()
+
 
 def _is_failure(body: bytes) -> bool:
     return json.loads(body).get("type") == "print.failed"
-
-    def close(self) -> None:
-        self.server.shutdown()
 
 
 def _django(db_url: str) -> None:
@@ -229,7 +229,8 @@ def fan_out(args: argparse.Namespace, env: dict[str, str], receiver: Receiver) -
     apprise_bodies = Counter(hit[3] for hit in hits if hit[1] == "/fan/apprise")
     doubled = sum(c - 1 for c in webhook_ids.values() if c > 1)
     doubled += sum(c - 1 for c in apprise_bodies.values() if c > 1)
-    statuses = Counter(Delivery.objects.exclude(event=None).values_list("status", flat=True))
+    fan_out_rows = Delivery.objects.filter(user__username__startswith="fan", event__isnull=False)
+    statuses = Counter(fan_out_rows.values_list("status", flat=True))
     print(f"\nfan-out: {args.events} events x 2 channels = {expected} deliveries expected")
     print(f"  received {len(hits)} ({len(webhook_ids)} distinct webhook ids), doubled {doubled}")
     print(f"  delivery rows: {dict(statuses)}")
