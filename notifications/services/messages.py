@@ -110,6 +110,10 @@ def _words(
             return f"{where}: {texts[0] if texts else 'printer warning'}", texts
         case events.MaterialLow():
             what = " ".join(filter(None, [event.material_type, event.color_hex])) or "filament"
+            if event.remaining_pct == 0:
+                return f"{where}: slot {event.slot} is empty", [
+                    f"Slot {event.slot}: {what} ran out"
+                ]
             title = f"{where}: slot {event.slot} running low ({event.remaining_pct}% left)"
             return title, [f"Slot {event.slot}: {what}, {event.remaining_pct}% left"]
         case events.MaterialChangeNeeded():

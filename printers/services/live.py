@@ -147,9 +147,22 @@ def _material_low(
 ) -> Iterable[events.Event]:
     threshold = material_low_pct()
     old = {tray.get("slot"): tray.get("remaining_pct") for tray in _trays(before)}
+    loaded = {tray.get("slot"): tray for tray in _trays(before) if not tray.get("empty")}
+    printing = after.get("state") in PrinterStatus.BUSY_STATES
     for tray in _trays(after):
         pct, slot = tray.get("remaining_pct"), tray.get("slot")
-        if tray.get("empty") or pct is None or slot is None or pct >= threshold:
+        if tray.get("empty"):
+            # A spool that runs out mid-print needs a person; one taken out between prints does not.
+            if printing and slot in loaded:
+                yield events.MaterialLow(
+                    **common,
+                    slot=slot,
+                    remaining_pct=0,
+                    material_type=loaded[slot].get("type") or "",
+                    color_hex=loaded[slot].get("color") or "",
+                )
+            continue
+        if pct is None or slot is None or pct >= threshold:
             continue
         previous = old.get(slot)
         if previous is None or previous >= threshold:  # announce the crossing, not every report

@@ -94,6 +94,17 @@ def test_material_low_is_announced_when_crossing_the_threshold_only(settings):
     assert still_low == []
 
 
+def test_a_spool_running_out_mid_print_is_announced_but_not_one_taken_out_between_prints():
+    loaded = [{"id": 0, "trays": [_tray(1, type="PLA", color="FF0000", remaining_pct=3)]}]
+    empty = [{"id": 0, "trays": [{"slot": 1, "empty": True}]}]
+    ran_out = _transitions(_snap("running", ams=loaded), _snap("running", ams=empty))
+    taken_out = _transitions(_snap("idle", ams=loaded), _snap("idle", ams=empty))
+    still_empty = _transitions(_snap("running", ams=empty), _snap("running", ams=empty))
+    assert _kinds(ran_out) == [events.MaterialLow]
+    assert (ran_out[0].slot, ran_out[0].remaining_pct, ran_out[0].material_type) == (1, 0, "PLA")
+    assert taken_out == [] and still_empty == []
+
+
 @pytest.mark.django_db
 def test_ams_sync_upserts_slots_and_keeps_what_only_a_person_knows(owner):
     printer = make_printer(owner)
