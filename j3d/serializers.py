@@ -55,14 +55,27 @@ class PayloadField(serializers.JSONField):
 
 class EventSerializer(ModelSerializer):
     type = serializers.ChoiceField(choices=TYPES, read_only=True)
+    printer_id = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text="The printer's id; null for an event about no printer.",
+    )
     payload = PayloadField(read_only=True)
 
     class Meta:
         model = Event
-        fields = ["id", "type", "printer", "job_id", "order_id", "occurred_at", "status", "payload"]
+        fields = [
+            "id",
+            "type",
+            "printer_id",
+            "job_id",
+            "order_id",
+            "occurred_at",
+            "status",
+            "payload",
+        ]
         read_only_fields = fields
         extra_kwargs = {
-            "printer": {"help_text": "The printer's id; null for an event about no printer."},
             "status": {
                 "help_text": "pending while subscribers still run (or wait for a retry), handled"
                 " once they all succeeded, failed when given up on."

@@ -58,9 +58,9 @@ def test_events_are_the_owners_own_newest_first(api, farm):
         farm[name].pk for name in ("cancelled", "offline", "failed", "started")
     ]
     failed = body["results"][2]
-    assert failed["type"] == "print.failed" and failed["printer"] == farm["mine"].pk
+    assert failed["type"] == "print.failed" and failed["printer_id"] == farm["mine"].pk
     assert failed["payload"]["reason"] == "x" and failed["status"] == "pending"
-    assert body["results"][0]["printer"] is None and body["results"][0]["order_id"] == 7
+    assert body["results"][0]["printer_id"] is None and body["results"][0]["order_id"] == 7
 
 
 def test_another_owners_events_are_invisible(api, other_api, farm):
