@@ -53,6 +53,8 @@ class AnalyticsView(APIView):
         raise NotImplementedError
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        if request.query_params.get("format", None) == "":  # DRF reads an empty one as absent
+            raise ValidationError({"format": ["Give json or csv, or leave the parameter out."]})
         try:
             return super().perform_content_negotiation(request, force)
         except Http404:  # DRF's answer to an unknown ?format=; it is a bad parameter
