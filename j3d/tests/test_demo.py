@@ -33,6 +33,8 @@ def test_demo_seed_points_the_demo_printers_at_this_runs_simulators(settings, tm
     assert all(p.access_code and p.status for p in printers)
     assert ProductProfile.objects.get(user__username="demo").print_file.name.endswith(".3mf")
     assert Order.objects.filter(user__username="demo").count() == 1
+    # Fresh simulators have clear plates: the demo's planned jobs start without a click.
+    assert all(p.planning.plate_clear for p in printers)
 
 
 def test_demo_etsy_serves_valid_recent_receipts_and_points_j3d_at_itself(monkeypatch):

@@ -9,6 +9,7 @@ import io
 import os
 import time
 import zipfile
+from decimal import Decimal
 from hashlib import md5
 from typing import Any
 
@@ -25,6 +26,7 @@ from orders.etsy.fake import FakeEtsy, example_response, make_receipt
 from orders.models import Order, OrderItem, ProductProfile
 from printers.bambu.simulator import SimulatedPrinter
 from printers.models import Printer, PrinterStatus
+from scheduling.services.planning import printer_plate_cleared
 
 DEMO_ACCESS_CODE = "demo1234"
 DEMO_PRINTERS = [
@@ -95,6 +97,8 @@ def seed_demo_shop(broker: MosquittoBroker, simulators: list[SimulatedPrinter]) 
             },
         )
         PrinterStatus.objects.get_or_create(printer=printer)
+        # A simulator starts with nothing on its plate, so the planned jobs start by themselves.
+        printer_plate_cleared(printer=printer, by="demo")
     profile, created = ProductProfile.objects.get_or_create(
         user=user,
         name="Cable Stand",
@@ -103,8 +107,12 @@ def seed_demo_shop(broker: MosquittoBroker, simulators: list[SimulatedPrinter]) 
     if created or not profile.print_file:
         profile.print_file.save("cable_stand.gcode.3mf", ContentFile(demo_print_file()))
     if not Order.objects.filter(user=user).exists():
-        order = Order.objects.create(user=user, order_number="1001", buyer_name="Ada Lovelace")
-        OrderItem.objects.create(order=order, title="Cable Stand", sku="CS-01", quantity=2)
+        order = Order.objects.create(
+            user=user, order_number="1001", buyer_name="Ada Lovelace", total_amount=Decimal("29.00")
+        )
+        OrderItem.objects.create(
+            order=order, title="Cable Stand", sku="CS-01", quantity=2, unit_price=Decimal("14.50")
+        )
 
 
 def demo_print_file() -> bytes:
