@@ -125,11 +125,13 @@ class PrintersView(AnalyticsView):
 
     def csv_rows(self, data: Any) -> list[dict[str, Any]]:
         rows = []
-        for printer in super().csv_rows(data):
-            for day in next(p["daily"] for p in data if p["id"] == printer["id"]):
+        for printer in data:
+            days = printer["daily"]
+            flat = {key: _flat(value) for key, value in printer.items() if key != "daily"}
+            for day in days:
                 rows.append(
                     {
-                        **printer,
+                        **flat,
                         "date": day["date"],
                         "day_printing_hours": day["printing_hours"],
                         "day_utilisation_pct": day["utilisation_pct"],

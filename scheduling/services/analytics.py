@@ -34,6 +34,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from j3d.lib.sql import EpochMillis
 from orders.models import Order, OrderItem, ProductProfile
 from printers.models import Printer
 from scheduling.models import FarmSettings, MaterialUse, PrintRecord, ScheduledPrint
@@ -68,17 +69,29 @@ class Range:
         return (self.last - self.first).days + 1
 
 
+class Rendered(list):
+    """Rows already in their JSON shape (strings, ints): ``plain`` hands them on untouched."""
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def plain(data: Any) -> Any:
     """The figures as JSON values: money and percentages as exact strings, dates ISO 8601.
 
     The API's serializers describe these shapes (and the schema); rendering thousands of rows
     through them cost more than computing the rows, so the views send this instead.
     """
-    if isinstance(data, list):
+    kind = type(data)
+    if kind in _SCALARS or kind is Rendered:
+        return data
+    if kind is list:
         return [plain(item) for item in data]
-    if isinstance(data, dict):
-        return {key: plain(value) for key, value in data.items()}
-    if isinstance(data, Decimal):
+    if kind is dict:
+        return {
+            key: value if type(value) in _SCALARS else plain(value) for key, value in data.items()
+        }
+    if kind is Decimal:
         return str(data)
     if isinstance(data, datetime):
         return data.isoformat().replace("+00:00", "Z")
@@ -169,35 +182,36 @@ def _margin(revenue: Decimal, fees: Decimal, cost: Decimal, same_currency: bool)
     return {"margin": cents(margin), "margin_pct": percent(margin, revenue)}
 
 
-def analytics_orders(*, user: Any, span: Range) -> list[dict[str, Any]]:
-    """Each order created in the range: revenue, fees, the cost of every attempt, margin.
+def _orders_in(user: Any, span: Range) -> Any:
+    return Order.objects.for_owner(user).filter(created_at__gte=span.start, created_at__lt=span.end)
 
-    Three grouped queries (orders, their items, their attempts) joined here by order id: a
-    correlated subquery per order and figure was four times slower on a year of orders.
-    """
-    farm = farm_settings_for(user=user)
-    orders = (
-        Order.objects.for_owner(user)
-        .filter(created_at__gte=span.start, created_at__lt=span.end)
-        .order_by("-created_at", "-id")
-        .values_list("id", "order_number", "source", "status", "currency", "created_at")
-    )
-    in_range = Q(order__created_at__gte=span.start, order__created_at__lt=span.end)
+
+def _items_by_order(user: Any, span: Range) -> dict[int, tuple[Decimal, int]]:
+    """{order id: (revenue, quantity)} of the orders created in the range."""
     line = ExpressionWrapper(F("unit_price") * F("quantity"), output_field=MONEY)
-    items = {
+    return {
         row[0]: row[1:]
-        for row in OrderItem.objects.filter(in_range, order__user=user)
+        for row in OrderItem.objects.filter(order__in=_orders_in(user, span).values("id"))
         .values("order")
         .annotate(revenue=Sum(line), quantity=Sum("quantity"))
         .order_by()
         .values_list("order", "revenue", "quantity")
     }
+
+
+def _attempts_by_order(user: Any, span: Range) -> dict[int, tuple[Decimal, int, int]]:
+    """{order id: (cost, attempts, failed)} of every attempt printed for the orders created in the
+    range, whenever it ended (found through the orders: an index on the record's order)."""
     cost = ExpressionWrapper(
         F("material_cost") + F("machine_cost") + F("energy_cost"), output_field=MONEY
     )
-    attempts = {
+    return {
         row[0]: row[1:]
-        for row in PrintRecord.objects.filter(in_range, user=user, outcome__in=ENDED)
+        # The orders are the owner's, so are their attempts; no user filter lets the database
+        # walk the record's order index rather than every attempt the owner has.
+        for row in PrintRecord.objects.filter(
+            order__in=_orders_in(user, span).values("id"), outcome__in=ENDED
+        )
         .values("order")
         .annotate(
             cost=Sum(cost),
@@ -207,6 +221,22 @@ def analytics_orders(*, user: Any, span: Range) -> list[dict[str, Any]]:
         .order_by()
         .values_list("order", "cost", "attempts", "failed")
     }
+
+
+def analytics_orders(*, user: Any, span: Range) -> list[dict[str, Any]]:
+    """Each order created in the range: revenue, fees, the cost of every attempt, margin.
+
+    Three grouped queries (orders, their items, their attempts) joined here by order id: a
+    correlated subquery per order and figure was four times slower on a year of orders.
+    """
+    farm = farm_settings_for(user=user)
+    orders = (
+        _orders_in(user, span)
+        .order_by("-created_at", "-id")
+        .values_list("id", "order_number", "source", "status", "currency", "created_at")
+    )
+    items = _items_by_order(user, span)
+    attempts = _attempts_by_order(user, span)
     farm_currency = farm.currency.upper()
     rows = []
     for pk, number, source, status, currency, created in orders:
@@ -335,13 +365,14 @@ def analytics_printers(*, user: Any, span: Range) -> list[dict[str, Any]]:
         row["printer"]: row for row in records.values("printer").annotate(**_totals()).order_by()
     }
     reasons = _top_reasons(records, "printer")
-    daily = _daily_hours(user, span)
-    dates = _dates(span)
+    daily = _daily_millis(user, span)
+    days = _dates(span)
+    idle = [{"date": day, **IDLE_DAY} for day in days]  # one shared idle row per date
     rows = []
     for printer in Printer.objects.for_owner(user).values("id", "name", "model"):
         row = totals.get(printer["id"]) or _empty_totals()
-        days = daily.get(printer["id"], {})
-        hours = sum(days.values(), ZERO)
+        busy = daily.get(printer["id"], {})
+        hours = Decimal(sum(busy.values())) / MS_PER_HOUR
         rows.append(
             {
                 **printer,
@@ -350,51 +381,65 @@ def analytics_printers(*, user: Any, span: Range) -> list[dict[str, Any]]:
                 "available_hours": span.days * 24,
                 "utilisation_pct": percent(hours, span.days * 24),
                 "top_failure_reasons": reasons.get(printer["id"], []),
-                "daily": [_day(day, days.get(day)) for day in dates],
+                "daily": Rendered(
+                    _busy_day(day, busy[n]) if n in busy else idle[n] for n, day in enumerate(days)
+                ),
             }
         )
     return rows
 
 
-IDLE_DAY = {"printing_hours": Decimal("0.00"), "utilisation_pct": Decimal("0.00")}
+MS_PER_HOUR = 3_600_000
+MS_PER_DAY = 24 * MS_PER_HOUR
+IDLE_DAY = {"printing_hours": "0.00", "utilisation_pct": "0.00"}
 
 
-def _day(day: date, hours: Decimal | None) -> dict[str, Any]:
-    if hours is None:
-        return {"date": day, **IDLE_DAY}
-    return {"date": day, "printing_hours": cents(hours), "utilisation_pct": percent(hours, 24)}
-
-
-def _dates(span: Range) -> list[date]:
-    return [span.first + timedelta(days=n) for n in range(span.days)]
-
-
-def _daily_hours(user: Any, span: Range) -> dict[int, dict[date, Decimal]]:
-    """Printing hours per printer per day, each attempt split over the days it ran (an attempt
-    still printing counts up to now). Days are the server's time zone (UTC)."""
-    now = timezone.now()
-    zone = timezone.get_current_timezone()
-    rows = (
-        PrintRecord.objects.for_owner(user)
-        .filter(printer__isnull=False, started_at__lt=span.end)
-        .filter(Q(ended_at__gte=span.start) | Q(ended_at__isnull=True, outcome=Outcome.PRINTING))
-        .values_list("printer_id", "started_at", "ended_at")
-    )
-    seconds: dict[int, dict[date, float]] = defaultdict(lambda: defaultdict(float))
-    one_day = timedelta(days=1)
-    for printer_id, started, ended in rows:
-        begin = max(started, span.start).astimezone(zone)
-        finish = min(ended or now, span.end).astimezone(zone)
-        days = seconds[printer_id]
-        while begin < finish:
-            day = begin.date()
-            step = min(datetime.combine(day + one_day, time.min, tzinfo=zone), finish)
-            days[day] += (step - begin).total_seconds()
-            begin = step
+def _busy_day(day: str, millis: int) -> dict[str, Any]:
+    hours = Decimal(millis) / MS_PER_HOUR
     return {
-        printer: {day: Decimal(total) / 3600 for day, total in days.items()}
-        for printer, days in seconds.items()
+        "date": day,
+        "printing_hours": str(cents(hours)),
+        "utilisation_pct": str(percent(hours, 24)),
     }
+
+
+def _dates(span: Range) -> list[str]:
+    return [(span.first + timedelta(days=n)).isoformat() for n in range(span.days)]
+
+
+def _daily_millis(user: Any, span: Range) -> dict[int, dict[int, int]]:
+    """Printing milliseconds per printer per day of the range (day 0 = its first), each attempt
+    split over the days it ran (an attempt still printing counts up to now).
+
+    The database hands back the times as integers (EpochMillis), so this stays integer
+    arithmetic; days are whole UTC days, the server's time zone.
+    """
+    owned = PrintRecord.objects.for_owner(user).filter(
+        printer__isnull=False, started_at__lt=span.end
+    )
+    times = {"begin": EpochMillis("started_at"), "finish": EpochMillis("ended_at")}
+    ended = owned.filter(ended_at__gte=span.start).annotate(**times)
+    printing = owned.filter(ended_at__isnull=True, outcome=Outcome.PRINTING).annotate(**times)
+    columns = ("printer_id", "begin", "finish")
+    rows = (
+        ended.values_list(*columns)
+        .order_by()
+        .union(printing.values_list(*columns).order_by(), all=True)
+    )
+    origin = int(span.start.timestamp() * 1000)
+    stop = int(span.end.timestamp() * 1000)
+    now = int(timezone.now().timestamp() * 1000)
+    millis: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for printer_id, begin, finish in rows:
+        begin = max(begin, origin) - origin
+        finish = min(now if finish is None else finish, stop) - origin
+        days = millis[printer_id]
+        while begin < finish:
+            day = begin // MS_PER_DAY
+            step = min((day + 1) * MS_PER_DAY, finish)
+            days[day] += step - begin
+            begin = step
+    return millis
 
 
 # --- materials -------------------------------------------------------------------------------
@@ -403,12 +448,8 @@ def _daily_hours(user: Any, span: Range) -> dict[int, dict[date, Decimal]]:
 def analytics_materials(*, user: Any, span: Range, by: str = "type") -> list[dict[str, Any]]:
     """Grams and cost of filament used by attempts that ended in the range, by material type and
     colour, or by order (``by="order"``)."""
-    uses = MaterialUse.objects.filter(
-        user=user,
-        record__outcome__in=ENDED,
-        record__ended_at__gte=span.start,
-        record__ended_at__lt=span.end,
-    )
+    # Through the range's records (their ended_at index), not every use the owner ever had.
+    uses = MaterialUse.objects.filter(record__in=_records(user, span).values("id"))
     sums = {
         "grams": Coalesce(Sum("grams"), ZERO, output_field=MONEY),
         "cost": Coalesce(Sum("cost"), ZERO, output_field=MONEY),
@@ -451,19 +492,26 @@ def analytics_materials(*, user: Any, span: Range, by: str = "type") -> list[dic
 
 
 def analytics_summary(*, user: Any, span: Range) -> dict[str, Any]:
+    """The farm's totals. The orders' money is summed order by order, as each order rounds its
+    fees to the cent, from the same grouped queries as the orders list (no row is built)."""
     farm = farm_settings_for(user=user)
     row = _records(user, span).aggregate(**_totals())
-    grams = MaterialUse.objects.filter(
-        user=user,
-        record__outcome__in=ENDED,
-        record__ended_at__gte=span.start,
-        record__ended_at__lt=span.end,
-    ).aggregate(g=Coalesce(Sum("grams"), ZERO, output_field=MONEY))["g"]
-    orders = analytics_orders(user=user, span=span)
-    same = [order for order in orders if order["margin"] is not None]
-    revenue = sum((order["revenue"] for order in same), ZERO)
-    fees = sum((order["fees"] for order in same), ZERO)
-    cost = sum((order["cost"] for order in same), ZERO)
+    grams = MaterialUse.objects.filter(record__in=_records(user, span).values("id")).aggregate(
+        g=Coalesce(Sum("grams"), ZERO, output_field=MONEY)
+    )["g"]
+    orders = list(_orders_in(user, span).values_list("id", "source", "currency"))
+    items = _items_by_order(user, span)
+    attempts = _attempts_by_order(user, span)
+    farm_currency = farm.currency.upper()
+    revenue = fees = cost = ZERO
+    for pk, source, currency in orders:
+        if currency.upper() != farm_currency:
+            continue  # no margin rather than a wrong one
+        sold, quantity = items.get(pk, (ZERO, 0))
+        sold = cents(sold)
+        revenue += sold
+        fees += order_fees(source=source, revenue=sold, quantity=quantity or 0, farm=farm)
+        cost += cents(attempts.get(pk, (ZERO,))[0])
     printers = Printer.objects.for_owner(user).count()
     figures = _attempt_figures(row)
     return {
