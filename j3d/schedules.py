@@ -22,6 +22,8 @@ SCHEDULES: list[Periodic] = [
     Periodic(
         name="farm-dispatch-timeouts", func="scheduling.tasks.farm_dispatch_timeouts", minutes=1
     ),
+    # Uploads whose worker died (stale heartbeat) restarted once; lost upload tasks queued again.
+    Periodic(name="uploads-sweep", func="scheduling.tasks.job_uploads_recover", minutes=1),
     # Expired refresh tokens and old login records.
     Periodic(name="logins-prune", func="j3d.tasks.logins_prune", minutes=24 * 60),
     # New and changed Etsy receipts of every connected shop (one task per shop).

@@ -212,9 +212,10 @@ Q_CLUSTER = {
     "name": "j3d",
     "workers": env.int("Q_WORKERS", default=2),
     # A task may run `timeout` seconds; it is handed out again only after `retry`, which must
-    # be longer, or a slow task would run twice.
-    "timeout": 60,
-    "retry": 120,
+    # be longer, or a slow task would run twice. Uploads to printers take minutes: they run on
+    # their own cluster (ALT_CLUSTERS below), never under this timeout.
+    "timeout": env.int("Q_TIMEOUT", default=60),
+    "retry": env.int("Q_RETRY", default=120),
     "max_attempts": 3,
     "catch_up": False,
     # How often an idle cluster asks the ORM broker for work. q2's default (0.2 s) was most of the
@@ -224,6 +225,36 @@ Q_CLUSTER = {
     "poll": env.float("Q_POLL", default=0.1),
     "label": "Background tasks",
 }
+# FTPS uploads to printers (scheduling/services/uploads.py) run at printer speed, 75-150 KB/s:
+# a 50 MB file takes 5-10 minutes, far over the default cluster's timeout. They go to a second
+# cluster on the same broker, `Q_CLUSTER_NAME=uploads manage.py qcluster` (run_j3d starts it),
+# so a long upload never holds a worker that events and dispatch need, and it gets the timeout
+# it needs: each task's own, sized to its file (UPLOAD_WORST_CASE_BYTES_PER_SECOND), at most
+# UPLOAD_TIMEOUT_MAX_SECONDS, with `retry` above that so q2 never hands a running upload out
+# again. q2 does not retry an upload either (max_attempts 1): a worker that died mid-upload is
+# found by its stale heartbeat and restarted once by the `uploads-sweep` schedule.
+UPLOADS_CLUSTER = "uploads"
+UPLOAD_WORST_CASE_BYTES_PER_SECOND = env.int("UPLOAD_WORST_CASE_BYTES_PER_SECOND", default=75_000)
+UPLOAD_TIMEOUT_MIN_SECONDS = env.int("UPLOAD_TIMEOUT_MIN_SECONDS", default=120)
+UPLOAD_TIMEOUT_MAX_SECONDS = env.int("UPLOAD_TIMEOUT_MAX_SECONDS", default=4 * 3600)
+Q_CLUSTER["ALT_CLUSTERS"] = {
+    UPLOADS_CLUSTER: {
+        "workers": env.int("Q_UPLOAD_WORKERS", default=3),  # uploads at once, one per printer
+        "timeout": UPLOAD_TIMEOUT_MAX_SECONDS,
+        "retry": UPLOAD_TIMEOUT_MAX_SECONDS + 600,
+        "max_attempts": 1,
+        "label": "Uploads to printers",
+    }
+}
+# An upload renews its claim (the heartbeat) with its progress every UPLOAD_PROGRESS_SECONDS;
+# a claim not renewed for UPLOAD_CLAIM_SECONDS means its worker died. Restarted once
+# (UPLOAD_MAX_ATTEMPTS passes in all), then recorded as failed.
+UPLOAD_PROGRESS_SECONDS = env.float("UPLOAD_PROGRESS_SECONDS", default=2.0)
+UPLOAD_CLAIM_SECONDS = env.int("UPLOAD_CLAIM_SECONDS", default=90)
+UPLOAD_MAX_ATTEMPTS = env.int("UPLOAD_MAX_ATTEMPTS", default=2)
+# A queued upload whose task has not started within this long is queued again (its task was
+# lost, e.g. the dispatching process died before queueing it); a duplicate task does nothing.
+UPLOAD_QUEUED_SECONDS = env.int("UPLOAD_QUEUED_SECONDS", default=600)
 if env("REDIS_URL", default=""):
     Q_CLUSTER["redis"] = env("REDIS_URL")
 else:

@@ -65,9 +65,10 @@ class ScheduledPrintAdmin(admin.ModelAdmin):
         "expected_start",
         "expected_end",
         "waiting_reason",
+        "upload_state",
     ]
     list_editable = ["priority"]
-    list_filter = ["status", "printer", "user"]
+    list_filter = ["status", "upload_state", "printer", "user"]
     search_fields = ["job_name", "file_name", "notes"]
     list_select_related = ["printer", "order", "user", "planned_printer"]
     readonly_fields = [
@@ -81,9 +82,24 @@ class ScheduledPrintAdmin(admin.ModelAdmin):
         "planned_swap",
         "planned_slot",
         "waiting_reason",
+        "upload_state",
+        "upload_progress",
+        "upload_started_at",
+        "upload_finished_at",
+        "upload_attempts",
+        "upload_error",
     ]
+    # The claim (a worker's token and its expiry) is the uploads service's business alone.
+    exclude = ["upload_claim", "upload_expires_at", "upload_bytes_sent", "upload_bytes_total"]
     action_form = PrinterActionForm
     actions = ["cancel", "requeue", "move_to_printer"]
+
+    @admin.display(description="Upload progress")
+    def upload_progress(self, job: ScheduledPrint) -> str:
+        if not job.upload_bytes_total:
+            return "-"
+        percent = 100 * job.upload_bytes_sent / job.upload_bytes_total
+        return f"{job.upload_bytes_sent:,} of {job.upload_bytes_total:,} bytes ({percent:.0f}%)"
 
     @admin.action(description="Cancel selected jobs")
     def cancel(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -15,6 +15,7 @@ from j3d.lib.api import get_owned_or_404
 from j3d.lib.serializers import ModelSerializer, Serializer
 from printers.models import Printer
 from scheduling.models import ScheduledPrint
+from scheduling.serializers import JobUploadSerializer
 from scheduling.services.dispatch import job_dispatch
 
 
@@ -24,6 +25,7 @@ class PrintRequestSerializer(Serializer):
 
 class DispatchedJobSerializer(ModelSerializer):
     scheduled_print_id = serializers.IntegerField(source="id")
+    upload = JobUploadSerializer(source="*", read_only=True)
 
     class Meta:
         model = ScheduledPrint
@@ -34,13 +36,15 @@ class DispatchedJobSerializer(ModelSerializer):
             "printer_task_id",
             "printer_subtask_id",
             "dispatched_at",
+            "upload",
         ]
         read_only_fields = fields
 
 
 class PrinterPrintView(APIView):
     """Upload the job's sliced file to the printer and start it (202; the job follows the
-    printer from there). 409 while the printer is busy, 400 without a sliced file."""
+    printer from there, its `upload` shows the upload's progress). 409 while the printer is
+    busy, 400 without a sliced file."""
 
     extra_error_responses = {"POST": ("409",)}
 

@@ -38,6 +38,15 @@ class ScheduledPrint(models.Model):
         FAILED = "failed"
         CANCELLED = "cancelled"
 
+    class Upload(models.TextChoices):
+        """Where the upload of a dispatch's file to its printer stands."""
+
+        NONE = "none"  # never dispatched (or dispatched before uploads were recorded)
+        QUEUED = "queued"  # waiting for a worker of the uploads cluster
+        UPLOADING = "uploading"  # a worker holds the claim and sends
+        UPLOADED = "uploaded"  # the printer holds the whole file; project_file is queued
+        FAILED = "failed"  # gave up: upload_error says why
+
     class Actor(models.TextChoices):
         """Who asks for a status move."""
 
@@ -158,6 +167,20 @@ class ScheduledPrint(models.Model):
     # Sent by the auto-dispatcher (not by a person): a dispatch that never starts goes back to
     # the pool instead of staying on that printer.
     auto_dispatched = models.BooleanField(default=False)
+    # The upload of the dispatch's file (scheduling/services/uploads.py writes these; nothing
+    # else does). Progress is written with the heartbeat, every UPLOAD_PROGRESS_SECONDS, not per
+    # block. upload_expires_at: while uploading, the claim's expiry, renewed by the heartbeat
+    # (past it, the worker is dead); while queued, when its task counts as lost and is queued
+    # again. upload_claim is the holder's token, never shown.
+    upload_state = models.CharField(max_length=16, choices=Upload.choices, default=Upload.NONE)
+    upload_bytes_sent = models.PositiveBigIntegerField(default=0)
+    upload_bytes_total = models.PositiveBigIntegerField(default=0)
+    upload_started_at = models.DateTimeField(null=True, blank=True)
+    upload_finished_at = models.DateTimeField(null=True, blank=True)
+    upload_attempts = models.PositiveSmallIntegerField(default=0)
+    upload_error = models.TextField(blank=True)
+    upload_claim = models.CharField(max_length=32, blank=True)
+    upload_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -205,6 +228,14 @@ class ScheduledPrint(models.Model):
                 condition=between_q("priority", limits.MIN_PRIORITY, limits.MAX_PRIORITY),
                 name="scheduling_scheduledprint_priority_range",
             ),
+            models.CheckConstraint(
+                condition=Q(upload_state__in=["none", "queued", "uploading", "uploaded", "failed"]),
+                name="scheduling_scheduledprint_upload_state_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(upload_bytes_sent__lte=F("upload_bytes_total")),
+                name="scheduling_scheduledprint_upload_bytes_within_total",
+            ),
         ]
         indexes = [
             # The per-printer queue (GET .../<printer_id>/queue, the dispatcher): waiting jobs only.
@@ -220,6 +251,12 @@ class ScheduledPrint(models.Model):
                 fields=["printer", "printer_subtask_id"],
                 name="scheduling_sp_printer_subtask",
                 condition=~Q(printer_subtask_id=""),
+            ),
+            # The uploads sweep: "queued or running uploads whose claim or task is overdue".
+            models.Index(
+                fields=["upload_expires_at"],
+                name="scheduling_sp_upload_due",
+                condition=Q(upload_state__in=["queued", "uploading"]),
             ),
         ]
 

@@ -41,11 +41,45 @@ class PrinterOrAutoField(serializers.Field):
         return value
 
 
+class JobUploadSerializer(Serializer):
+    """The upload of the job's latest dispatch to its printer (read-only)."""
+
+    state = serializers.ChoiceField(
+        source="upload_state",
+        choices=ScheduledPrint.Upload.choices,
+        read_only=True,
+        help_text="none (never dispatched), queued, uploading, uploaded (the printer holds the "
+        "whole file and was told to start), failed (see last_error)",
+    )
+    bytes_sent = serializers.IntegerField(
+        source="upload_bytes_sent",
+        read_only=True,
+        help_text="Bytes the printer has taken so far (updated every few seconds).",
+    )
+    bytes_total = serializers.IntegerField(source="upload_bytes_total", read_only=True)
+    started_at = serializers.DateTimeField(
+        source="upload_started_at",
+        read_only=True,
+        allow_null=True,
+        help_text="When the current (or last) attempt began.",
+    )
+    finished_at = serializers.DateTimeField(
+        source="upload_finished_at", read_only=True, allow_null=True
+    )
+    attempts = serializers.IntegerField(source="upload_attempts", read_only=True)
+    last_error = serializers.CharField(
+        source="upload_error",
+        read_only=True,
+        help_text="Why the last attempt failed or was restarted; empty after a success.",
+    )
+
+
 class ScheduledPrintSerializer(ModelSerializer):
     # Ids are resolved against the caller's own printers and orders by the view (404 otherwise).
     printer_id = PrinterOrAutoField(required=False, allow_null=True)
     order_id = serializers.IntegerField(min_value=1, allow_null=True, required=False)
     failed_reason = serializers.CharField(allow_blank=True, required=False)
+    upload = JobUploadSerializer(source="*", read_only=True)
 
     class Meta:
         model = ScheduledPrint
@@ -73,6 +107,7 @@ class ScheduledPrintSerializer(ModelSerializer):
             "expected_start",
             "expected_end",
             "waiting_reason",
+            "upload",
         ]
         read_only_fields = [
             "id",

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from scheduling.services.dispatch import job_upload_and_start as _upload_and_start
+from scheduling.services.uploads import job_upload_and_start as _upload_and_start
+from scheduling.services.uploads import job_uploads_recover as _uploads_recover
 
 
 def job_upload_and_start(job_id: int, subtask_id: str) -> int | None:
-    """Upload a dispatched job's file and queue its start; returns the outbox command id."""
+    """Upload a dispatched job's file and queue its start (on the uploads cluster); returns the
+    outbox command id."""
     command = _upload_and_start(job_id=job_id, subtask_id=subtask_id)
     return command.pk if command is not None else None
+
+
+def job_uploads_recover() -> list[int]:
+    """Restart the uploads whose worker died, queue again those whose task was lost (periodic)."""
+    return _uploads_recover()
 
 
 def farm_replan(user_id: int, since: str | None = None) -> int | None:

@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
 from django_q.models import OrmQ
 
 from j3d import events
 from j3d.models import Event
+from j3d.tests import processes
 from j3d.tests.factories import make_job, make_printer
 from scheduling.models import ScheduledPrint
 
-ROOT = Path(__file__).resolve().parents[2]
-
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 def _wait(condition: Callable[[], Any], timeout: float) -> Any:
@@ -42,34 +28,13 @@ def _wait(condition: Callable[[], Any], timeout: float) -> Any:
 @pytest.fixture
 def cluster(settings, tmp_path) -> Iterator[Callable[[], str]]:
     """`manage.py qcluster` on the test database; events published here are queued for it."""
-    if connection.vendor == "sqlite" and "memory" in str(connection.settings_dict["NAME"]):
-        pytest.skip("needs a test database other processes can open")
     settings.EVENTS_SYNC = False
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "SECRET_KEY": settings.SECRET_KEY,
-        "Q_WORKERS": "1",
-        "LOG_LEVEL": "WARNING",
-    }
     log = tmp_path / "qcluster.log"
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", "qcluster"],
-            cwd=ROOT,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    process = processes.manage(["qcluster"], log, Q_WORKERS="1")
     try:
         yield log.read_text  # the cluster's output, for a failing assertion
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+        processes.stop(process)
 
 
 def test_a_job_follows_the_printer_through_the_cluster(owner, cluster):

@@ -12,7 +12,9 @@ Behaviour, as on a printer:
 - a protected data connection must resume the control connection's TLS session, otherwise
   ``522 SSL connection failed: session reuse required`` (vsftpd ``require_ssl_reuse=YES``);
 - ``a1_data_channel_hangs=True``: a protected transfer never completes (no ``226``), the quirk
-  some A1 firmware has, so clients must fall back to ``PROT C``.
+  some A1 firmware has, so clients must fall back to ``PROT C``;
+- ``bytes_per_second=N``: uploads are received at about N bytes/s (printers take 75-150 KB/s,
+  §6), with a small receive window so the client's sends block as they would on a real printer.
 
 Connections are accepted by one shared selector thread for every server in the process, so a
 farm of hundreds of simulated printers does not cost an idle thread per server; each control
@@ -29,6 +31,7 @@ import socket
 import ssl
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +45,10 @@ USERNAME = "bblp"
 CONTROL_IDLE_TIMEOUT = 300.0  # vsftpd's idle_session_timeout default
 DATA_ACCEPT_TIMEOUT = 15.0
 BLOCK = 64 * 1024
+# When throttled: read in small pieces through a small window, so the pace is even and the
+# client cannot park the whole file in loopback's (megabyte-sized) socket buffers.
+THROTTLED_BLOCK = 8 * 1024
+THROTTLED_WINDOW = 16 * 1024
 
 
 # -- certificates ------------------------------------------------------------------------
@@ -117,6 +124,7 @@ class FtpsServer:
         a1_data_channel_hangs: bool = False,
         epsv_enabled: bool = True,
         pasv_address: str | None = None,
+        bytes_per_second: int | None = None,
     ) -> None:
         self.access_code = access_code
         self.host = host
@@ -127,13 +135,17 @@ class FtpsServer:
         self.epsv_enabled = epsv_enabled
         # What the 227 reply claims; printers report odd addresses, clients must ignore it.
         self.pasv_address = pasv_address
+        self.bytes_per_second = bytes_per_second
         self._owns_root = root is None
         self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="j3d-ftps-"))
         self.root.mkdir(parents=True, exist_ok=True)
         self.context = server_context(serial)
         self.ca_pem = make_tls_material(serial).ca_pem
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._sessions: set[_ControlSession] = set()
+        # path -> how often it was deleted or stored to: an upload whose path was deleted or
+        # stored anew since it began wrote to an unlinked file, as with vsftpd (see cmd_stor).
+        self._generations: dict[Path, int] = {}
         self._listener: socket.socket | None = None
         self.transfers: list[Transfer] = []
 
@@ -224,6 +236,20 @@ class FtpsServer:
         # Readers see a file only once it is whole (the rename is atomic under the lock).
         with self._lock:
             part.replace(target)
+
+    def _replace_path(self, target: Path) -> int:
+        """``target`` is deleted or stored anew: uploads to it still running are orphaned."""
+        with self._lock:
+            self._generations[target] = self._generations.get(target, 0) + 1
+            return self._generations[target]
+
+    def _commit_if_current(self, part: Path, target: Path, generation: int) -> bool:
+        with self._lock:
+            if self._generations.get(target) != generation:
+                part.unlink(missing_ok=True)  # vsftpd wrote to an inode no path names any more
+                return False
+            self._commit_upload(part, target)
+            return True
 
 
 class _DataRefused(Exception):
@@ -364,8 +390,10 @@ class _ControlSession:
             self.reply("550 Create directory operation failed.")
 
     def cmd_dele(self, arg: str) -> None:
+        target = self.server.resolve(self.path(arg))
+        self.server._replace_path(target)
         try:
-            self.server.resolve(self.path(arg)).unlink()
+            target.unlink()
             self.reply("250 Delete operation successful.")
         except OSError:
             self.reply("550 Delete operation failed.")
@@ -382,6 +410,9 @@ class _ControlSession:
     def _open_pasv(self) -> int:
         self._close_pasv()
         self.pasv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if self.server.bytes_per_second:
+            # Set before listen(): accepted sockets inherit it, and the window is negotiated then.
+            self.pasv.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, THROTTLED_WINDOW)
         self.pasv.bind((self.server.host, 0))
         self.pasv.listen(1)
         self.pasv.settimeout(DATA_ACCEPT_TIMEOUT)
@@ -474,23 +505,39 @@ class _ControlSession:
             return True
         if self.protected and self.server.a1_data_channel_hangs:
             return self._hang(conn, "STOR", path)
-        part = target.with_name(f".j3d-part-{target.name}")
+        # Like vsftpd, a STOR writes to the file the path names when it begins: a client that
+        # died mid-upload leaves a session that still drains its last bytes, and must not
+        # overwrite the file a restarted upload has stored since (DELE, STOR) when it ends.
+        generation = self.server._replace_path(target)
+        part = target.with_name(f".j3d-part-{generation}-{target.name}")
         reused = conn_reused(conn)  # read before _receive() closes the socket
         complete = self._receive(conn, part)
         if not complete:
             part.unlink(missing_ok=True)
             self.reply("426 Failure reading network stream.")
             return True
-        self.server._commit_upload(part, target)
+        if not self.server._commit_if_current(part, target, generation):
+            self.reply("226 Transfer complete.")  # to a file since deleted: as vsftpd says
+            return True
         self.server._record(Transfer("STOR", path, self.protected, reused, True))
         self.reply("226 Transfer complete.")
         return True
 
     def _receive(self, conn: socket.socket, part: Path) -> bool:
+        rate = self.server.bytes_per_second
+        block = THROTTLED_BLOCK if rate else BLOCK
+        started = time.monotonic()
+        received = 0
         try:
             with part.open("wb") as out:
-                while chunk := self._recv(conn):
+                while chunk := self._recv(conn, block):
                     out.write(chunk)
+                    received += len(chunk)
+                    if rate:
+                        # Pace to the printer's speed: wait until this many bytes are due.
+                        ahead = received / rate - (time.monotonic() - started)
+                        if ahead > 0 and self.closed.wait(ahead):
+                            return False
             return True
         except OSError:
             return False
@@ -498,9 +545,9 @@ class _ControlSession:
             conn.close()
 
     @staticmethod
-    def _recv(conn: socket.socket) -> bytes:
+    def _recv(conn: socket.socket, block: int = BLOCK) -> bytes:
         try:
-            return conn.recv(BLOCK)
+            return conn.recv(block)
         except ssl.SSLEOFError:
             # Clients that skip unwrap() (as they should, §6) close without close_notify.
             return b""

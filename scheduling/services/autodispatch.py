@@ -148,51 +148,72 @@ def _dispatch(job: ScheduledPrint, printer: Printer) -> bool:
 
 
 def farm_dispatch_timeouts(*, now: datetime | None = None) -> list[int]:
-    """Undo the dispatches the printer never started (see the module docstring)."""
+    """Undo the dispatches the printer never started (see the module docstring). An upload
+    takes minutes for a big file, so for an uploaded file the clock runs from the upload's end,
+    and a running upload is never late (its heartbeat is watched by the uploads sweep); one
+    that no upload worker took within the time is (the uploads cluster is down or too small)."""
     now = now or timezone.now()
     limit = now - timedelta(minutes=DISPATCH_TIMEOUT_MINUTES)
+    Upload = ScheduledPrint.Upload
     stale = list(
         ScheduledPrint.objects.waiting()
         .filter(dispatched_at__lt=limit)
+        .exclude(upload_state=Upload.UPLOADING)
+        .exclude(upload_state=Upload.UPLOADED, upload_finished_at__gte=limit)
         .select_related("printer")
         .order_by("id")
     )
     undone = []
     for job in stale:
-        printer = job.printer
         reason = (
-            f"{printer.name if printer else 'The printer'} did not start it within "
+            f"{job.printer.name if job.printer else 'The printer'} did not start it within "
             f"{DISPATCH_TIMEOUT_MINUTES} minutes of the dispatch"
         )
-        with transaction.atomic():
-            changes = {
-                "dispatched_at": None,
-                "printer_task_id": "",
-                "printer_subtask_id": "",
-                "failed_reason": reason,
-                "auto_dispatched": False,
-            }
-            if job.auto_dispatched:
-                changes["printer"] = None  # back to the pool
-            moved = ScheduledPrint.objects.filter(
-                pk=job.pk, status__in=ScheduledPrint.WAITING, dispatched_at=job.dispatched_at
-            ).update(**changes)
-            if not moved:
-                continue
-            if printer is not None:
-                _give_back_plate(printer.pk)
-            events.publish(
-                events.JobDispatchFailed(
-                    user_id=job.user_id,
-                    printer_id=printer.pk if printer else None,
-                    job_id=job.pk,
-                    job_name=job.job_name,
-                    reason=reason,
-                    attempts=1,
-                )
-            )
-        undone.append(job.pk)
+        if job_dispatch_undo(job_id=job.pk, reason=reason, dispatched_at=job.dispatched_at):
+            undone.append(job.pk)
     return undone
+
+
+@transaction.atomic
+def job_dispatch_undo(*, job_id: int, reason: str, dispatched_at: datetime | None = None) -> bool:
+    """Undo a dispatch that will not start (never started in time, or its upload failed): the
+    job forgets the printer's ids (an auto-dispatched one goes back to the pool), the plate is
+    free again, and ``job.dispatch_failed`` is recorded. False when there was nothing to undo
+    (the job started or moved meanwhile; ``dispatched_at``, when given, must still match)."""
+    job = (
+        ScheduledPrint.objects.select_for_update(of=("self",))
+        .select_related("printer")
+        .filter(pk=job_id, status__in=ScheduledPrint.WAITING, dispatched_at__isnull=False)
+        .first()
+    )
+    if job is None or (dispatched_at is not None and job.dispatched_at != dispatched_at):
+        return False
+    printer = job.printer
+    changes = {
+        "dispatched_at": None,
+        "printer_task_id": "",
+        "printer_subtask_id": "",
+        "failed_reason": reason,
+        "auto_dispatched": False,
+    }
+    if job.auto_dispatched:
+        changes["printer"] = None  # back to the pool
+    if job.upload_state == ScheduledPrint.Upload.QUEUED:  # its task, if it ever runs, is void
+        changes.update(upload_state=ScheduledPrint.Upload.FAILED, upload_error=reason)
+    ScheduledPrint.objects.filter(pk=job.pk).update(**changes)
+    if printer is not None:
+        _give_back_plate(printer.pk)
+    events.publish(
+        events.JobDispatchFailed(
+            user_id=job.user_id,
+            printer_id=printer.pk if printer else None,
+            job_id=job.pk,
+            job_name=job.job_name,
+            reason=reason,
+            attempts=max(job.upload_attempts, 1),
+        )
+    )
+    return True
 
 
 def printer_plate_used(*, printer_id: int) -> None:

@@ -1,11 +1,12 @@
 """Sending a job to a printer, and the job following what the printer then does.
 
 ``job_dispatch`` checks the request and mints the task/subtask ids the printer will echo; the upload
-and the ``project_file`` command run in a django-q2 task (``scheduling.tasks.job_upload_and_start``)
-because an FTPS upload takes minutes at printer speeds (~75-150 KB/s, §6), which neither a web
-request nor the printer link's loop can wait for. The ``job_follow_*`` functions are called by the
-event receivers (scheduling/receivers.py) and move the job through ``job_move`` as the printer
-(scheduling.models.ScheduledPrint.MOVES says what it may do); a replayed event changes nothing.
+and the ``project_file`` command run in a django-q2 task on the uploads cluster
+(``scheduling/services/uploads.py``) because an FTPS upload takes minutes at printer speeds
+(~75-150 KB/s, §6), which neither a web request nor the printer link's loop can wait for. The
+``job_follow_*`` functions are called by the event receivers (scheduling/receivers.py) and move
+the job through ``job_move`` as the printer (scheduling.models.ScheduledPrint.MOVES says what it
+may do); a replayed event changes nothing.
 """
 
 from __future__ import annotations
@@ -13,19 +14,19 @@ from __future__ import annotations
 import logging
 import time
 from datetime import timedelta
-from pathlib import PurePosixPath
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from j3d.lib.errors import Conflict
-from printers.bambu.ftps import upload_file
-from printers.models import Printer, PrinterCommand, PrinterStatus
-from printers.services.commands import command_enqueue
+from orders.models import ProductProfile
+from printers.models import Printer, PrinterStatus
 from scheduling.models import ScheduledPrint
 from scheduling.services.jobs import job_move
+from scheduling.services.uploads import upload_enqueue, upload_queue_fields
 
 logger = logging.getLogger(__name__)
 
@@ -39,12 +40,6 @@ def _mint_ids() -> tuple[str, str]:
     """Fresh task and subtask ids, so the printer never takes a reprint for the previous job."""
     base = int(time.time() * 1000) % _ID_MODULUS or 1
     return str(base), str(base % (_ID_MODULUS - 1) + 1)
-
-
-def remote_name(job: ScheduledPrint) -> str:
-    """The file's name on the printer: unique per job, spaces kept out of the url."""
-    original = PurePosixPath(job.product_profile.print_file.name).name
-    return f"j3d-{job.pk}-{original}".replace(" ", "_")
 
 
 @transaction.atomic
@@ -70,8 +65,13 @@ def job_dispatch(*, job: ScheduledPrint, printer: Printer) -> ScheduledPrint:
     if not printer.enabled:
         raise Conflict("This printer is disabled.")
     recent = timezone.now() - timedelta(minutes=DISPATCH_GRACE_MINUTES)
+    # A job being sent: dispatched lately, or its upload still queued or running (a big file
+    # takes longer than the grace at printer speed).
     in_flight = ScheduledPrint.objects.filter(
-        printer=printer, status__in=ScheduledPrint.WAITING, dispatched_at__gte=recent
+        printer=printer, status__in=ScheduledPrint.WAITING, dispatched_at__isnull=False
+    ).filter(
+        Q(dispatched_at__gte=recent)
+        | Q(upload_state__in=[ScheduledPrint.Upload.QUEUED, ScheduledPrint.Upload.UPLOADING])
     )
     if in_flight.exists():
         raise Conflict("A job is already being sent to this printer; wait until it starts.")
@@ -79,68 +79,35 @@ def job_dispatch(*, job: ScheduledPrint, printer: Printer) -> ScheduledPrint:
     if state in PrinterStatus.BUSY_STATES:
         raise Conflict(f"The printer is busy ({state}); wait until it is idle or finished.")
     task_id, subtask_id = _mint_ids()
+    now = timezone.now()
     job.printer = printer
     job.printer_task_id, job.printer_subtask_id = task_id, subtask_id
-    job.dispatched_at = timezone.now()
+    job.dispatched_at = now
+    size = _file_size(profile)
+    upload = upload_queue_fields(size=size, now=now)
+    for field, value in upload.items():
+        setattr(job, field, value)
     job.full_clean()  # the printer must be the job's owner's (ScheduledPrint.clean)
-    job.save(update_fields=["printer", "printer_task_id", "printer_subtask_id", "dispatched_at"])
-    transaction.on_commit(lambda: _queue_upload(job.pk, subtask_id))
+    job.save(
+        update_fields=[
+            "printer",
+            "printer_task_id",
+            "printer_subtask_id",
+            "dispatched_at",
+            *upload,
+        ]
+    )
+    transaction.on_commit(lambda: upload_enqueue(job_id=job.pk, subtask_id=subtask_id, size=size))
     return job
 
 
-def _queue_upload(job_id: int, subtask_id: str) -> None:
-    from django_q.tasks import async_task
-
-    async_task("scheduling.tasks.job_upload_and_start", job_id, subtask_id)
-
-
-def job_upload_and_start(*, job_id: int, subtask_id: str) -> PrinterCommand | None:
-    """Upload the job's sliced file over FTPS, then queue ``project_file`` in the outbox.
-
-    Safe to run twice: a job dispatched again since (new subtask id) or no longer waiting is left
-    alone, and a second run for the same dispatch finds its command already queued.
-    """
-    job = (
-        ScheduledPrint.objects.select_related("printer", "product_profile")
-        .filter(pk=job_id, printer_subtask_id=subtask_id, status__in=ScheduledPrint.WAITING)
-        .first()
-    )
-    if job is None or job.printer is None or job.product_profile is None:
-        return None
-    already = PrinterCommand.objects.filter(
-        printer=job.printer, action="project_file", params__subtask_id=subtask_id
-    ).first()
-    if already is not None:
-        return already
-    printer = job.printer
-    name = remote_name(job)
-    with job.product_profile.print_file.open("rb") as handle:
-        data = handle.read()
-    upload_file(
-        host=printer.host,
-        port=printer.ftps_port,
-        access_code=printer.access_code,
-        source=data,
-        remote_path=f"/{name}",
-        verify=printer.tls_verify,
-        ca_pem=printer.ca_cert or None,
-        serial=printer.serial,
-    )
-    slot = job.material_slot
-    mapping = [slot] if slot is not None else [-1]
-    return command_enqueue(
-        printer=printer,
-        action=PrinterCommand.Action.PROJECT_FILE,
-        user=job.user,
-        params={
-            "url": f"ftp:///{name}",
-            "subtask_name": job.job_name[:100],
-            "use_ams": slot is not None and 0 <= slot <= 135,
-            "ams_mapping": mapping,
-            "task_id": job.printer_task_id,
-            "subtask_id": subtask_id,
-        },
-    )
+def _file_size(profile: ProductProfile) -> int:
+    try:
+        return profile.print_file.size
+    except OSError:
+        raise ValidationError(
+            {"scheduled_print_id": ["This job's sliced print file is missing from storage."]}
+        ) from None
 
 
 def _jobs_for(printer_id: int, subtask_id: str) -> Any:

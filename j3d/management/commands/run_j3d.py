@@ -1,22 +1,27 @@
-"""Run the whole system in one terminal: web server, django-q2 cluster and the printer link."""
+"""Run the whole system in one terminal: web server, the django-q2 clusters and the printer link."""
 
+import os
 import signal
 import subprocess
 import sys
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
-PROCESSES = {
-    "web": ["runserver", "--noreload"],
-    "q2 cluster": ["qcluster"],
-    "printer link": ["run_printer_link"],
+# name -> (manage.py arguments, extra environment)
+PROCESSES: dict[str, tuple[list[str], dict[str, str]]] = {
+    "web": (["runserver", "--noreload"], {}),
+    "q2 cluster": (["qcluster"], {}),
+    # Uploads to printers take minutes at printer speed: their own cluster (see Q_CLUSTER).
+    "q2 uploads cluster": (["qcluster"], {"Q_CLUSTER_NAME": settings.UPLOADS_CLUSTER}),
+    "printer link": (["run_printer_link"], {}),
 }
 
 
 class Command(BaseCommand):
-    help = "Run the web server, the q2 cluster and the printer link until Ctrl-C."
+    help = "Run the web server, the q2 clusters and the printer link until Ctrl-C."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--addr", default="127.0.0.1:8000", help="web server address")
@@ -36,9 +41,11 @@ def supervise(out: Any, *, addr: str) -> None:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    for name, argv in PROCESSES.items():
+    for name, (argv, env) in PROCESSES.items():
         extra = [addr] if name == "web" else []
-        children[name] = subprocess.Popen([sys.executable, "manage.py", *argv, *extra])
+        children[name] = subprocess.Popen(
+            [sys.executable, "manage.py", *argv, *extra], env={**os.environ, **env}
+        )
         out.write(f"started {name} (pid {children[name].pid})")
     out.write(
         f"J3D is running: http://{addr}/  (admin: http://{addr}/admin/, API docs: /api/docs/)"
