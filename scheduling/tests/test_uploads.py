@@ -110,7 +110,7 @@ def test_an_upload_longer_than_the_default_timeout_completes_once_on_the_uploads
     )
     try:
         # Progress shows on the job while the file goes out...
-        sending = _wait(lambda: 0 < _job(job).upload_bytes_sent < len(data))
+        sending = _wait(lambda: 0 < _job(job).upload_bytes_sent < len(data), timeout=60)
         assert sending, (tmp_path / "uploads.log").read_text()
         assert _job(job).upload_state == "uploading"
         # ...and the upload ends well past the default timeout, complete, in one attempt.
@@ -185,7 +185,7 @@ def test_a_crashed_workers_upload_is_restarted_once_and_never_started_from_a_par
     owner, settings, tmp_path, slow_server, monkeypatch
 ):
     settings.UPLOAD_PROGRESS_SECONDS = 0.2
-    job, data = _dispatched(owner, slow_server, size=2 * SPEED)  # ~2 s
+    job, data = _dispatched(owner, slow_server, size=3 * SPEED)  # ~3 s
     task = (
         "from scheduling.tasks import job_upload_and_start as upload; "
         f"upload({job.pk}, '{job.printer_subtask_id}')"
@@ -197,7 +197,7 @@ def test_a_crashed_workers_upload_is_restarted_once_and_never_started_from_a_par
         UPLOAD_CLAIM_SECONDS="1",
     )
     try:
-        partly = _wait(lambda: _job(job).upload_bytes_sent > 0)
+        partly = _wait(lambda: _job(job).upload_bytes_sent > 0, timeout=60)
         assert partly, (tmp_path / "worker.log").read_text()
     finally:
         worker.send_signal(signal.SIGKILL)  # the worker dies mid-upload
