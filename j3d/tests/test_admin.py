@@ -165,3 +165,29 @@ def test_cross_app_pages_are_assembled_in_one_place_not_patched_into_the_lower_a
     assert schedule_prints not in (orders_admin.OrderAdmin.actions or [])
     assert PrintNotificationInline in admin.site._registry[Printer].inlines
     assert schedule_prints in admin.site._registry[Order].actions
+
+
+@pytest.mark.django_db
+def test_a_jobs_page_shows_its_upload_progress_and_error_but_not_the_claim(
+    staff_client, owner, printer
+):
+    job = make_job(
+        owner,
+        printer,
+        upload_state=ScheduledPrint.Upload.UPLOADING,
+        upload_bytes_sent=1_500_000,
+        upload_bytes_total=6_000_000,
+        upload_attempts=2,
+        upload_error="The worker stopped during attempt 1, at 300 of 6000000 bytes; restarted.",
+        upload_claim="secret-claim-token",
+    )
+
+    page = staff_client.get(f"/admin/scheduling/scheduledprint/{job.pk}/change/")
+    listing = staff_client.get("/admin/scheduling/scheduledprint/?upload_state=uploading")
+
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "1,500,000 of 6,000,000 bytes (25%)" in text
+    assert "stopped during attempt 1" in text
+    assert "secret-claim-token" not in text
+    assert job.job_name in listing.content.decode()
