@@ -258,6 +258,22 @@ class MaterialChangeNeeded(Event):
     reason: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
+class MaterialStockLow(Event):
+    """The farm's stock of a material type and colour (slots plus spare spools, less what the
+    planned jobs will use) runs out within the reorder lead time: what GET /api/materials/reorder
+    lists. Raised once when a kind crosses into that list, again only after it was restocked."""
+
+    type: ClassVar[str] = "material.stock_low"
+    material_type: str = ""
+    color_hex: str = ""
+    on_hand_grams: str = ""  # exact decimals, as strings
+    planned_grams: str = ""
+    days_left: str | None = None  # None: no use in the last 30 days
+    spools_to_order: int = 0
+    lead_days: int = 0
+
+
 # ---- jobs ----------------------------------------------------------------------------------------
 
 

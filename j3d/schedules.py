@@ -24,6 +24,8 @@ SCHEDULES: list[Periodic] = [
     ),
     # Uploads whose worker died (stale heartbeat) restarted once; lost upload tasks queued again.
     Periodic(name="uploads-sweep", func="scheduling.tasks.job_uploads_recover", minutes=1),
+    # Filament that runs out within the reorder lead time: announced once per crossing.
+    Periodic(name="stock-alerts", func="scheduling.tasks.stock_alerts_check", minutes=15),
     # Expired refresh tokens and old login records.
     Periodic(name="logins-prune", func="j3d.tasks.logins_prune", minutes=24 * 60),
     # New and changed Etsy receipts of every connected shop (one task per shop).

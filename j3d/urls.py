@@ -27,7 +27,7 @@ from orders.api import (
 )
 from printers.api import MaterialsView, PrinterViewSet, SpareSpoolViewSet
 from printers.api_commands import PrinterCommandsView, PrinterCommandView
-from scheduling import api_analytics, api_stock
+from scheduling import api_analytics, api_farm, api_stock
 from scheduling.api import (
     OrderSchedulePrintsView,
     PrinterQueueView,
@@ -121,6 +121,7 @@ api = [
     re_path(r"^analytics/products/?$", api_analytics.ProductsView.as_view()),
     re_path(r"^analytics/orders/?$", api_analytics.OrdersView.as_view()),
     re_path(r"^analytics/materials/?$", api_analytics.MaterialsView.as_view()),
+    re_path(r"^farm-settings/?$", api_farm.FarmSettingsView.as_view(), name="farm-settings"),
     re_path(r"^materials/stock/?$", api_stock.StockView.as_view(), name="material-stock"),
     re_path(r"^materials/reorder/?$", api_stock.ReorderView.as_view(), name="material-reorder"),
     re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),

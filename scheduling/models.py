@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
 
@@ -294,7 +295,10 @@ class FarmSettings(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="farm_settings"
     )
     currency = models.CharField(
-        max_length=3, default="USD", help_text="Currency of costs (spool prices, rates)"
+        max_length=3,
+        default="USD",
+        validators=[RegexValidator(r"^[A-Z]{3}$", "An ISO 4217 code in capitals, like USD.")],
+        help_text="Currency of costs (spool prices, rates), ISO 4217",
     )
     machine_hourly_rate = models.DecimalField(
         max_digits=10,
@@ -375,6 +379,33 @@ class FarmSettings(models.Model):
 
     def __str__(self) -> str:
         return f"Farm settings of {self.user_id}"
+
+
+class StockAlert(models.Model):
+    """A material type and colour whose farm-wide stock was announced as running out within the
+    lead time (events.MaterialStockLow). While the row exists the kind is not announced again;
+    it is deleted when the kind leaves the reorder list (restocked), which re-arms the alert."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="stock_alerts"
+    )
+    material_type = models.CharField(max_length=32)  # upper case, as the stock rows
+    color_hex = models.CharField(max_length=7, blank=True)
+    event_id = models.BigIntegerField(null=True, blank=True, help_text="The event announcing it")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            # One latch per kind: two workers checking at once announce it once.
+            models.UniqueConstraint(
+                fields=["user", "material_type", "color_hex"],
+                name="scheduling_stockalert_one_per_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.material_type} {self.color_hex} low".strip()
 
 
 class PrintRecordQuerySet(OwnedQuerySet):

@@ -14,6 +14,7 @@ from scheduling.services.dispatch import (
 )
 from scheduling.services.orders import order_jobs_cancel
 from scheduling.services.planning import farm_replan_after
+from scheduling.services.stock import stock_alerts_check
 
 
 def on_print_started(event: events.PrintStarted) -> None:
@@ -76,6 +77,24 @@ def on_job_status_changed(event: events.JobStatusChanged) -> None:
         print_record_finish(job_id=event.job_id)
 
 
+# The events after which farm-wide stock may have crossed the reorder line: an attempt ended (its
+# grams came off the spools), a spool changed or ran low, an order was paid (jobs planned).
+STOCK_ON = (
+    events.JobStatusChanged,
+    events.MaterialChanged,
+    events.MaterialLow,
+    events.OrderPaid,
+)
+
+
+def on_stock_moved(event: events.Event) -> None:
+    if isinstance(event, events.JobStatusChanged) and {event.from_status, event.to_status} <= set(
+        ScheduledPrint.WAITING
+    ):
+        return  # queued <-> scheduled: the same jobs still need the same filament
+    stock_alerts_check(user_id=event.user_id)
+
+
 def register() -> None:
     events.subscribe(events.PrintStarted, on_print_started)
     events.subscribe(events.PrintFinished, on_print_finished)
@@ -87,3 +106,6 @@ def register() -> None:
     for event_type in REPLAN_ON:
         events.subscribe(event_type, on_farm_changed)
     events.subscribe(events.JobStatusChanged, on_job_status_changed)
+    # After the cost record, which takes the grams off the spools.
+    for event_type in STOCK_ON:
+        events.subscribe(event_type, on_stock_moved)

@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from j3d.lib import limits
 from j3d.lib.serializers import ModelSerializer, Serializer
-from scheduling.models import ScheduledPrint
+from scheduling.models import FarmSettings, ScheduledPrint
 
 
 @extend_schema_field(
@@ -356,3 +356,25 @@ class StockRowSerializer(serializers.Serializer):
     )
     runs_out_within_lead_time = serializers.BooleanField()
     spools_to_order = serializers.IntegerField()
+
+
+class FarmSettingsSerializer(ModelSerializer):
+    """The owner's farm-wide settings: cost rates, Etsy's fees, reorders, the planner."""
+
+    class Meta:
+        model = FarmSettings
+        fields = [
+            "currency",
+            "machine_hourly_rate",
+            "energy_price_per_kwh",
+            "etsy_transaction_fee_pct",
+            "etsy_payment_fee_pct",
+            "etsy_payment_fee_fixed",
+            "etsy_listing_fee",
+            "reorder_lead_days",
+            "spool_grams",
+            "swap_minutes",
+            "auto_dispatch",
+            "updated_at",
+        ]
+        read_only_fields = ["updated_at"]

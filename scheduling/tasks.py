@@ -41,3 +41,11 @@ def farm_dispatch_timeouts() -> list[int]:
     from scheduling.services.autodispatch import farm_dispatch_timeouts as undo
 
     return undo()
+
+
+def stock_alerts_check() -> int:
+    """Announce the material kinds that newly run out within the lead time (periodic; the events
+    that move stock also trigger it); returns how many were announced."""
+    from scheduling.services.stock import stock_alerts_check_all
+
+    return stock_alerts_check_all()

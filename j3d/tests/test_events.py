@@ -97,6 +97,7 @@ def test_every_event_class_has_a_unique_type_in_the_registry():
         "material.low",
         "material.changed",
         "material.change_needed",
+        "material.stock_low",
         "maintenance.due",
         "plate.cleared",
         "job.dispatched",

@@ -74,7 +74,11 @@ FLAG_FOR_EVENT: dict[type[events.Event], str] = {
     events.PrinterOffline: "notify_offline",
 }
 # Events of the shop, not of a printer: the owner's own channels, no per-printer flag.
-SHOP_EVENTS: tuple[type[events.Event], ...] = (events.OrderCancelled, events.EtsyReconnectNeeded)
+SHOP_EVENTS: tuple[type[events.Event], ...] = (
+    events.OrderCancelled,
+    events.EtsyReconnectNeeded,
+    events.MaterialStockLow,  # farm-wide stock, no one printer's
+)
 # These reach people even in their quiet hours: a printer stands still until someone acts.
 URGENT_EVENTS = (
     events.PrintFailed,

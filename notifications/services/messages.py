@@ -27,6 +27,7 @@ SEVERITY = {
     events.HmsRaised: WARNING,
     events.MaterialLow: WARNING,
     events.MaterialChangeNeeded: WARNING,
+    events.MaterialStockLow: WARNING,
     events.MaintenanceDue: WARNING,
     events.EtsyReconnectNeeded: WARNING,
     events.OrderCancelled: INFO,
@@ -119,6 +120,20 @@ def _words(
         case events.MaterialChangeNeeded():
             what = " ".join(filter(None, [event.material_type, event.color_hex])) or "filament"
             return f"{where}: load {what}", [event.reason or f"The next job needs {what}."]
+        case events.MaterialStockLow():
+            what = " ".join(filter(None, [event.material_type, event.color_hex])) or "filament"
+            left = (
+                f"about {event.days_left} days left"
+                if event.days_left is not None
+                else "less than the planned jobs need"
+            )
+            lines = [
+                f"{what} across the farm: {event.on_hand_grams} g on hand,"
+                f" {event.planned_grams} g planned, {left}.",
+                f"Order {event.spools_to_order} spool(s) now: delivery takes"
+                f" {event.lead_days} days.",
+            ]
+            return f"Reorder {what}: it runs out within {event.lead_days} days", lines
         case events.MaintenanceDue():
             return f"{where}: maintenance due: {event.item}", [event.reason or "due now"]
         case events.OrderCancelled():

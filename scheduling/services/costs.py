@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from j3d import events
+from j3d.lib.validation import save_validated
 from orders.models import ProductProfile
 from printers.models import BambuMaterial, PrinterStatus
 from scheduling.models import FarmSettings, MaterialUse, PrintRecord, ScheduledPrint
@@ -38,6 +39,12 @@ AMS_TOLERANCE_PCT = Decimal(1)
 def farm_settings_for(*, user: Any) -> FarmSettings:
     farm, _created = FarmSettings.objects.get_or_create(user=user)
     return farm
+
+
+def farm_settings_update(*, user: Any, **fields: Any) -> FarmSettings:
+    """Change the owner's farm settings (rates, Etsy fees, reorder lead time, ...); the model's
+    validators are the rules. Costs already recorded keep the rates of their day."""
+    return save_validated(farm_settings_for(user=user), **fields)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,12 @@ spare spools on the shelf), grams the unfinished jobs will still use (their prof
 figures), the average use per day over the last 30 days (recorded attempts), and the days left.
 A kind runs out within the lead time when on hand - planned < use per day x lead days; the
 spools to order cover that gap. Four queries whatever the farm's size.
+
+``stock_alerts_check`` announces a kind when it enters that list (events.MaterialStockLow, which
+notifications sends to the owner), once: a StockAlert row latches it until the kind leaves the
+list again (restocked, or its planned jobs gone). It runs after the things that move stock (an
+attempt ends, a spool changes or runs low, an order is paid) and every 15 minutes, so it is
+idempotent: a kind already latched is never announced twice, whatever calls it.
 """
 
 from __future__ import annotations
@@ -15,12 +21,15 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
 from django.db.models import DecimalField, F, Sum
 from django.db.models.functions import Coalesce, Upper
 from django.utils import timezone
 
+from j3d import events
 from printers.models import BambuMaterial, SpareSpool
-from scheduling.models import MaterialUse, ScheduledPrint
+from scheduling.models import MaterialUse, ScheduledPrint, StockAlert
 from scheduling.services.costs import farm_settings_for
 
 USE_WINDOW_DAYS = 30
@@ -119,3 +128,59 @@ def _row(
 def material_reorder(*, user: Any) -> list[dict[str, Any]]:
     """The kinds that run out within the farm's lead time, with how many spools to order."""
     return [row for row in material_stock(user=user) if row["runs_out_within_lead_time"]]
+
+
+def stock_alerts_check(*, user_id: int) -> list[tuple[str, str]]:
+    """Announce the kinds that newly run out within the lead time; re-arm the restocked ones.
+
+    Returns the kinds announced now, as (material type, colour).
+    """
+    user = get_user_model().objects.filter(pk=user_id).first()
+    if user is None:
+        return []
+    farm = farm_settings_for(user=user)
+    low = {(row["material_type"], row["color_hex"]): row for row in material_reorder(user=user)}
+    announced = []
+    with transaction.atomic():
+        latched = {
+            (alert.material_type, alert.color_hex): alert.pk
+            for alert in StockAlert.objects.select_for_update().filter(user_id=user_id)
+        }
+        restocked = [pk for key, pk in latched.items() if key not in low]
+        StockAlert.objects.filter(pk__in=restocked).delete()
+        for key in sorted(set(low) - set(latched)):
+            try:
+                with transaction.atomic():  # a worker that latched it first wins; we stay quiet
+                    alert = StockAlert.objects.create(
+                        user_id=user_id, material_type=key[0], color_hex=key[1]
+                    )
+            except IntegrityError:
+                continue
+            alert.event_id = events.publish(_stock_low_event(user_id, low[key], farm))
+            alert.save(update_fields=["event_id", "updated_at"])
+            announced.append(key)
+    return announced
+
+
+def _stock_low_event(user_id: int, row: dict[str, Any], farm: Any) -> events.MaterialStockLow:
+    days_left = row["days_left"]
+    return events.MaterialStockLow(
+        user_id=user_id,
+        material_type=row["material_type"],
+        color_hex=row["color_hex"],
+        on_hand_grams=str(row["on_hand_grams"]),
+        planned_grams=str(row["planned_grams"]),
+        days_left=str(days_left) if days_left is not None else None,
+        spools_to_order=row["spools_to_order"],
+        lead_days=farm.reorder_lead_days,
+    )
+
+
+def stock_alerts_check_all() -> int:
+    """The periodic pass over every owner with filament on the farm or a latched alert."""
+    owners = (
+        set(BambuMaterial.objects.values_list("user_id", flat=True).distinct())
+        | set(SpareSpool.objects.values_list("user_id", flat=True).distinct())
+        | set(StockAlert.objects.values_list("user_id", flat=True).distinct())
+    )
+    return sum(len(stock_alerts_check(user_id=user_id)) for user_id in sorted(owners))
