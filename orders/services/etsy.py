@@ -9,6 +9,7 @@ high-water mark, claimed by one process at a time.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -32,6 +33,7 @@ from django.utils import timezone
 
 from j3d import events
 from j3d.lib import limits
+from j3d.lib.bulk import insert_new
 from j3d.lib.errors import Conflict, DomainError, NotFound
 from orders.etsy.client import (
     EtsyClient,
@@ -59,6 +61,7 @@ REFRESH_CLAIM = timedelta(seconds=30)
 SYNC_CLAIM = timedelta(minutes=5)
 EARLIEST = 946684800  # Etsy refuses min_last_modified before 2000-01-01
 CENT = Decimal("0.01")
+PREFETCH_PAGES = 4  # pages of receipts fetched ahead of the one being written
 
 
 class EtsyNotConnected(NotFound):
@@ -488,15 +491,15 @@ class _Sync:
                 self.skip(receipt.receipt_id, _reason(exc))
         try:
             with transaction.atomic():
-                orders = Order.objects.bulk_create([order for _, order, _ in built])
+                insert_new([order for _, order, _ in built])
                 rows = []
-                for (_, _, items), order in zip(built, orders, strict=True):
+                for _, order, items in built:
                     for item in items:
                         item.order = order
                         self.link_profile(item)
                         rows.append(item)
                     _announce_paid(order, self.connection.schedule_paid_orders)
-                OrderItem.objects.bulk_create(rows)
+                insert_new(rows)
         except IntegrityError:
             for receipt, order, _ in built:
                 self.upsert_one(receipt, order.external_digest)
@@ -536,10 +539,12 @@ class _Sync:
 
 
 class Prefetched:
-    """Pages fetched one ahead in a worker thread while this thread writes the previous one.
+    """Pages fetched ahead in a worker thread while this thread writes the earlier ones.
 
-    At Etsy's rate limit the sync waits for Etsy anyway; fetching the next page (request, Etsy's
-    JSON, decoding) while the database takes the last one keeps both busy. The worker does HTTP
+    At Etsy's rate limit the sync waits for Etsy anyway; fetching the next pages (request, Etsy's
+    JSON, decoding) while the database takes the last one keeps both busy, and a few pages of
+    slack (``PREFETCH_PAGES``, a bounded queue, so memory stays flat) let a slow write on a busy
+    machine not stall the requests, which the pacer keeps at Etsy's limit. The worker does HTTP
     only: a token refresh (database rows) is asked of this thread and answered here, so every
     query stays in the thread that owns the transaction. Leaving the loop early stops the worker.
     """
@@ -547,7 +552,7 @@ class Prefetched:
     def __init__(self, pages: Any, tokens: ConnectionTokens) -> None:
         self.pages, self.tokens = pages, tokens
         self.token = tokens.access_token()
-        self.inbox: queue.Queue[tuple[Any, ...]] = queue.Queue(maxsize=1)
+        self.inbox: queue.Queue[tuple[Any, ...]] = queue.Queue(maxsize=PREFETCH_PAGES)
         self.stopped = threading.Event()
 
     # the worker's TokenSource
@@ -752,7 +757,12 @@ def _build(receipt: Receipt, digest: str, user_id: int) -> tuple[Order, list[Ord
 
 def _validate(row: Order | OrderItem, names: tuple[str, ...]) -> None:
     """The model's own field validators, on the fields named (ValidationError: skip receipt)."""
-    row.clean_fields(exclude=[f.name for f in row._meta.fields if f.name not in names])
+    row.clean_fields(exclude=_others(type(row), names))
+
+
+@functools.cache
+def _others(model: type[Order | OrderItem], names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(f.name for f in model._meta.fields if f.name not in names)
 
 
 def _printable(receipt: Receipt) -> list[Transaction]:
