@@ -173,6 +173,11 @@ def parse_receipt(raw: Any) -> Receipt:
             raise BadReceipt(receipt_id, f"refunds[{index}] is not an object")
         money = _Reader(refund, receipt_id, f"refunds[{index}].").money("amount")
         refunded += money.amount * grandtotal.divisor // money.divisor
+    parsed = tuple(_transaction(item, receipt_id, index) for index, item in enumerate(transactions))
+    ids = [t.transaction_id for t in parsed]
+    if len(set(ids)) != len(ids):
+        repeated = next(tid for tid in ids if ids.count(tid) > 1)
+        raise BadReceipt(receipt_id, f"transaction {repeated} appears twice")
     return Receipt(
         receipt_id=receipt_id,
         status=status,
@@ -185,9 +190,7 @@ def parse_receipt(raw: Any) -> Receipt:
         refunded=refunded,
         created_at=read.timestamp("created_timestamp", fallback="create_timestamp"),
         updated_timestamp=updated,
-        transactions=tuple(
-            _transaction(item, receipt_id, index) for index, item in enumerate(transactions)
-        ),
+        transactions=parsed,
     )
 
 

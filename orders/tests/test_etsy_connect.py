@@ -1,5 +1,6 @@
 """Connecting an Etsy shop: OAuth PKCE over HTTP against the fake, tokens at rest, refresh."""
 
+import logging
 import threading
 from datetime import timedelta
 
@@ -10,6 +11,7 @@ from django.db import connection as db
 from django.utils import timezone
 
 from orders.etsy.client import ReconnectNeeded
+from orders.etsy.fake import generate_receipts
 from orders.models import EtsyAuthorization, EtsyConnection
 from orders.services.etsy import etsy_client, etsy_token_refresh
 from orders.tests.conftest import CALLBACK, ETSY_USER, SHOP, callback_path, follow_authorize
@@ -248,3 +250,55 @@ def test_schema_documents_the_etsy_endpoints(api):
     assert {"page", "page_size", "status", "source", "due_before", "search"} <= {
         p["name"] for p in orders["parameters"]
     }
+
+
+def test_no_token_or_secret_reaches_logs_answers_pages_events_or_mail(
+    etsy, api, client, owner, caplog, django_capture_on_commit_callbacks
+):
+    issued: list[str] = []
+    issue = etsy._issue
+
+    def remember(grant):
+        answer = issue(grant)
+        issued.extend([answer.body["access_token"], answer.body["refresh_token"]])
+        return answer
+
+    etsy._issue = remember
+    caplog.set_level(logging.DEBUG)
+    etsy.put_receipts(SHOP, generate_receipts(3))
+    shown = [client.get(callback_path(follow_authorize(api))).content.decode()]
+    # A refresh mid-sync, a 429, a 500, then a revoked grant: every path that logs or reports.
+    etsy.expire_access_tokens()
+    etsy.fail_next(429, path="/receipts", retry_after=0)
+    etsy.fail_next(500, path="/receipts")
+    shown.append(api.post("/api/etsy/sync-orders", {}, format="json").content.decode())
+    etsy.revoke(ETSY_USER)
+    etsy.expire_access_tokens()
+    with django_capture_on_commit_callbacks(execute=True):
+        shown.append(api.post("/api/etsy/sync-orders", {}, format="json").content.decode())
+    owner.is_staff = owner.is_superuser = True
+    owner.save()
+    client.force_login(owner)
+    connection = EtsyConnection.objects.get()
+    for url in (
+        "/api/etsy/connection",
+        "/api/orders/",
+        "/api/orders/unmatched-items",
+        "/api/events",
+        "/admin/orders/etsyconnection/",
+        f"/admin/orders/etsyconnection/{connection.pk}/change/",
+    ):
+        page = client.get(url)
+        assert page.status_code == 200, url
+        shown.append(page.content.decode())
+    shown += [f"{m.subject}\n{m.body}" for m in mail.outbox]
+    # The browser's own trip to Etsy's authorize page carries the keystring (OAuth's client_id).
+    logged = "\n".join(
+        r.getMessage() for r in caplog.records if "/oauth/connect" not in r.getMessage()
+    )
+
+    assert len(issued) >= 4 and mail.outbox  # a connect and a refresh happened; mail was sent
+    for secret in [*issued, etsy.shared_secret, etsy.keystring]:
+        assert secret not in logged
+        for text in shown:
+            assert secret not in text

@@ -130,6 +130,12 @@ def test_status_casing_and_spacing_do_not_matter(status):
         (lambda r: r["transactions"][0].update(quantity="2"), "quantity is not an integer"),
         (lambda r: r["transactions"][0]["price"].update(divisor=0), "positive divisor"),
         (lambda r: r.update(updated_timestamp="soon", update_timestamp=None), "updated_timestamp"),
+        (
+            lambda r: r["transactions"][1].update(
+                transaction_id=r["transactions"][0]["transaction_id"]
+            ),
+            "appears twice",
+        ),
     ],
 )
 def test_bad_receipts_raise_bad_receipt_naming_the_field(change, reason):

@@ -440,3 +440,73 @@ def test_an_order_is_shipped_only_when_printed_and_only_by_its_owner(api, other_
     assert early.status_code == 409 and "every print job" in early.json()["detail"]
     assert theirs.status_code == 404
     assert done.status_code == 200 and done.json()["status"] == "shipped"
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["<html><body>Etsy is having a moment</body></html>", {"results": "none"}, ["a"], {"n": 1}],
+    ids=["html", "results-not-a-list", "json-array", "no-results"],
+)
+def test_a_malformed_page_stops_the_sync_with_a_reason_and_writes_nothing(
+    connected, etsy, api, body
+):
+    etsy.put_receipts(SHOP, generate_receipts(3))
+    etsy.fail_next(200, path="/receipts", body=body)
+
+    answer = api.post("/api/etsy/sync-orders", {}, format="json")
+
+    assert answer.status_code == 502
+    assert not answer.json()["complete"] and "Etsy" in answer.json()["error"]
+    assert not Order.objects.exists()
+    connected.refresh_from_db()
+    assert connected.sync_high_water is None and connected.last_error
+    # The next sync starts from the same place and gets everything.
+    assert sync(api)["created"] == 3
+
+
+def test_receipts_beyond_the_models_bounds_are_skipped_whole(connected, etsy, api):
+    rich = make_receipt(3600000011, created=1767225600)
+    rich["grandtotal"] = {"amount": 10**13, "divisor": 100, "currency_code": "USD"}
+    dear = make_receipt(3600000012, created=1767225601, items=2)
+    dear["transactions"][1]["price"] = {"amount": 10**13, "divisor": 100, "currency_code": "USD"}
+    crowded = make_receipt(3600000013, created=1767225602)
+    crowded["transactions"] = [
+        {**crowded["transactions"][0], "transaction_id": 7000000000 + n} for n in range(201)
+    ]
+    twice = make_receipt(3600000014, created=1767225603, items=2)
+    twice["transactions"][1]["transaction_id"] = twice["transactions"][0]["transaction_id"]
+    etsy.put_receipts(SHOP, [*generate_receipts(2), rich, dear, crowded, twice])
+
+    result = sync(api)
+
+    assert result["complete"] and result["created"] == 2
+    reasons = {s["receipt_id"]: s["reason"] for s in result["skipped"]}
+    assert "total_amount" in reasons[3600000011]
+    assert "unit_price" in reasons[3600000012]
+    assert "200 items" in reasons[3600000013]
+    assert "appears twice" in reasons[3600000014]
+    assert not Order.objects.filter(external_id__startswith="36000000")
+    assert OrderItem.objects.count() == sum(len(r["transactions"]) for r in generate_receipts(2))
+    no_duplicates()
+
+
+def test_bad_data_in_a_changed_receipt_leaves_the_stored_order_as_it_was(connected, etsy, api):
+    receipts = generate_receipts(2)
+    etsy.put_receipts(SHOP, receipts)
+    sync(api)
+    rid = receipts[0]["receipt_id"]
+    before = Order.objects.get(external_id=str(rid))
+    items_before = list(before.items.values_list("external_id", "quantity", "unit_price"))
+    etsy.touch(SHOP, rid, status="Lost in the post", name="Someone Else")
+
+    result = sync(api)
+
+    assert result["complete"] and result["updated"] == 0
+    assert [s["receipt_id"] for s in result["skipped"]] == [rid]
+    after = Order.objects.get(external_id=str(rid))
+    assert (after.status, after.buyer_name, after.external_digest) == (
+        before.status,
+        before.buyer_name,
+        before.external_digest,
+    )
+    assert list(after.items.values_list("external_id", "quantity", "unit_price")) == items_before
