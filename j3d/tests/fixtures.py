@@ -16,6 +16,14 @@ if TYPE_CHECKING:
     from rest_framework.test import APIClient
 
 
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    """A long bytes parameter (a zip built at import: its entries carry the time) is named by its
+    size, not its bytes: each xdist worker collects the tests anew and must get the same ids."""
+    if isinstance(val, bytes) and len(val) > 40:
+        return f"{len(val)}-bytes"
+    return None
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings) -> None:
     """The production hasher takes ~0.3 s per user; tests create two users each."""
