@@ -42,9 +42,9 @@ def _simulator(broker: MosquittoBroker, serial: str) -> SimulatedPrinter:
         access_code=TEST_ACCESS_CODE,
         ca_path=broker.ca_path,
         delta_interval=0.2,
-        time_scale=60.0,
+        time_scale=240.0,
         prepare_duration=30.0,
-        job_duration=120.0,  # 2 s of real time
+        job_duration=120.0,  # 0.5 s of real time: a few reports while running
     )
 
 
