@@ -7,6 +7,7 @@ Configuration is read with django-environ from the process environment and an op
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -255,6 +256,10 @@ UPLOAD_MAX_ATTEMPTS = env.int("UPLOAD_MAX_ATTEMPTS", default=2)
 # A queued upload whose task has not started within this long is queued again (its task was
 # lost, e.g. the dispatching process died before queueing it); a duplicate task does nothing.
 UPLOAD_QUEUED_SECONDS = env.int("UPLOAD_QUEUED_SECONDS", default=600)
+if Q_CLUSTER["timeout"] >= Q_CLUSTER["retry"]:
+    raise ImproperlyConfigured("Q_TIMEOUT must be below Q_RETRY, or slow tasks would run twice")
+if UPLOAD_PROGRESS_SECONDS * 4 > UPLOAD_CLAIM_SECONDS:
+    raise ImproperlyConfigured("UPLOAD_CLAIM_SECONDS must be at least 4 x UPLOAD_PROGRESS_SECONDS")
 if env("REDIS_URL", default=""):
     Q_CLUSTER["redis"] = env("REDIS_URL")
 else:

@@ -12,7 +12,8 @@ on the job (``ScheduledPrint.upload_*``) that the API and the admin show.
   UPLOAD_PROGRESS_SECONDS and writes ``upload_bytes_sent`` with it: one write per interval, not
   per block, and a claim that stops being renewed means the worker process died (a blocked
   socket does not stop the heartbeat; the FTPS step timeouts and q2's task timeout bound that).
-  A heartbeat that finds its token gone (the claim was taken over) ends the upload.
+  A heartbeat that finds its token gone (the claim was taken over), or that could not renew it
+  for 3/4 of its life (the database unreachable), ends the upload before a restart can overlap.
 - Finish. Only after the printer reported the whole file (``SIZE`` equals the bytes sent) does
   the holder mark it uploaded and queue ``project_file``, in one transaction: a job never
   starts from a partial file.
@@ -31,6 +32,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 
@@ -129,6 +131,8 @@ class _Heartbeat:
         self.job_id = job_id
         self.token = token
         self.sent = 0
+        # When the claim was last known to be ours (it was taken just before this began).
+        self.renewed = time.monotonic()
         self.lost = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"upload-{job_id}", daemon=True)
@@ -146,6 +150,10 @@ class _Heartbeat:
         self.sent = sent
         if self.lost.is_set():
             raise UploadClaimLost(f"job {self.job_id}: the upload was taken over")
+        if time.monotonic() - self.renewed > 0.75 * settings.UPLOAD_CLAIM_SECONDS:
+            # Not renewed for most of the claim's life (database unreachable, process frozen):
+            # it may expire and be restarted elsewhere, so stop before two uploads overlap.
+            raise UploadClaimLost(f"job {self.job_id}: the claim could not be renewed")
 
     def _run(self) -> None:
         try:
@@ -158,18 +166,25 @@ class _Heartbeat:
 
     def beat(self) -> bool:
         """One renewal; False when the claim is no longer ours. A database hiccup is not a lost
-        claim: the next beat tries again, well within the claim's lifetime."""
-        expires = timezone.now() + timedelta(seconds=settings.UPLOAD_CLAIM_SECONDS)
+        claim: the next beat tries again (``progress`` stops the upload if none succeeds for
+        most of the claim's life)."""
         try:
-            return bool(
-                ScheduledPrint.objects.filter(
-                    pk=self.job_id, upload_claim=self.token, upload_state=Upload.UPLOADING
-                ).update(upload_bytes_sent=self.sent, upload_expires_at=expires)
-            )
+            ours = self._renew()
         except DatabaseError as error:
             logger.warning("upload of job %s: heartbeat not written: %s", self.job_id, error)
             close_old_connections()
             return True
+        if ours:
+            self.renewed = time.monotonic()
+        return ours
+
+    def _renew(self) -> bool:
+        expires = timezone.now() + timedelta(seconds=settings.UPLOAD_CLAIM_SECONDS)
+        return bool(
+            ScheduledPrint.objects.filter(
+                pk=self.job_id, upload_claim=self.token, upload_state=Upload.UPLOADING
+            ).update(upload_bytes_sent=self.sent, upload_expires_at=expires)
+        )
 
 
 def job_upload_and_start(*, job_id: int, subtask_id: str) -> PrinterCommand | None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from django.core.files.base import ContentFile
+from django.db import DatabaseError
 from django.utils import timezone
 from django_q.conf import Conf
 from django_q.models import OrmQ
@@ -318,3 +319,25 @@ def test_the_print_request_answers_with_the_queued_upload(owner, api, server):
         f"/api/printers/{printer.pk}/print", {"scheduled_print_id": other.pk}, format="json"
     )
     assert again.status_code == 409
+
+
+def test_a_worker_that_cannot_renew_its_claim_stops_before_it_could_be_restarted(
+    owner, settings, slow_server, monkeypatch
+):
+    # The database is unreachable from the heartbeat: the claim will expire and the sweep may
+    # restart the upload elsewhere, so this worker stops sending first (3/4 of the claim's life).
+    settings.UPLOAD_PROGRESS_SECONDS = 0.1
+    settings.UPLOAD_CLAIM_SECONDS = 1
+
+    def database_down(heartbeat: Any) -> bool:
+        raise DatabaseError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(uploads._Heartbeat, "_renew", database_down)
+    job, data = _dispatched(owner, slow_server, size=3 * SPEED)  # ~3 s, the claim 1 s
+
+    assert job_upload_and_start(job_id=job.pk, subtask_id=job.printer_subtask_id) is None
+
+    stopped = _job(job)
+    assert stopped.upload_state == "uploading" and stopped.upload_bytes_sent == 0
+    assert _starts(job) == []
+    assert stopped.upload_expires_at < timezone.now() + timedelta(seconds=1)  # left to expire
