@@ -309,6 +309,17 @@ class JobStatusChanged(Event):
     reason: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
+class JobChanged(Event):
+    """A person added a job or changed what the plan reads of one (priority, printer, duration,
+    material...); ``fields`` names what changed (``("created",)`` for new jobs, then ``job_id``
+    may be None and ``order_id`` names the order whose jobs were added)."""
+
+    type: ClassVar[str] = "job.changed"
+    job_name: str = ""
+    fields: tuple[str, ...] = ()
+
+
 # ---- orders and shops ----------------------------------------------------------------------------
 
 
@@ -323,6 +334,16 @@ class OrderCancelled(Event):
     type: ClassVar[str] = "order.cancelled"
     order_number: str = ""
     reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderChanged(Event):
+    """A field of the order the plan reads changed (its ship-by date ``due_by``); ``fields`` names
+    them."""
+
+    type: ClassVar[str] = "order.changed"
+    order_number: str = ""
+    fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

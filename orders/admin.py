@@ -7,7 +7,11 @@ from django.urls import path, reverse
 
 from j3d.lib.errors import DomainError
 from orders.models import EtsyAuthorization, EtsyConnection, OrderItem, ProductProfile
-from orders.services import product_profile_create_from_item, product_profile_save
+from orders.services import (
+    order_announce_changed,
+    product_profile_create_from_item,
+    product_profile_save,
+)
 from orders.services.etsy import etsy_connect_start, etsy_sync_orders
 
 
@@ -45,6 +49,11 @@ class OrderAdmin(admin.ModelAdmin):
         "cancelled_at",
         "cancel_reason",
     ]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change:  # a new ship-by date re-plans the farm
+            order_announce_changed(order=obj, fields=form.changed_data)
 
 
 class UnmatchedFilter(admin.SimpleListFilter):

@@ -24,6 +24,7 @@ from orders.serializers import (
     EtsySyncResultSerializer,
     OrderFilterSerializer,
     OrderSerializer,
+    OrderUpdateSerializer,
     ProductProfileJSONSerializer,
     ProductProfileSerializer,
     ProfileFromItemSerializer,
@@ -32,6 +33,7 @@ from orders.serializers import (
 )
 from orders.services import (
     order_create_manual,
+    order_update,
     product_profile_create_from_item,
     product_profile_save,
 )
@@ -86,6 +88,16 @@ class OrderViewSet(
             order = order_ship(user=request.user, order_id=parse_id(pk), **body.validated_data)
         except EtsyFailed as failed:
             return Response({"detail": str(failed)}, status=status.HTTP_502_BAD_GATEWAY)
+        return Response(OrderSerializer(order, context={"request": request}).data)
+
+    @extend_schema(request=OrderUpdateSerializer, responses={200: OrderSerializer})
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        """Change the order's ship-by date (``due_by``) or notes; a new ship-by date re-plans the
+        farm (its jobs' deadlines move with it)."""
+        order = self.get_object()
+        body = OrderUpdateSerializer(order, data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        order = order_update(order=order, **body.validated_data)
         return Response(OrderSerializer(order, context={"request": request}).data)
 
     def perform_create(self, serializer: OrderSerializer) -> None:

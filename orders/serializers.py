@@ -164,6 +164,14 @@ class OrderSerializer(ModelSerializer):
         ]
 
 
+class OrderUpdateSerializer(ModelSerializer):
+    """What a person may change on an order after it came in (PATCH)."""
+
+    class Meta:
+        model = Order
+        fields = ["due_by", "notes"]
+
+
 class EtsyConnectSerializer(serializers.Serializer):
     mark_shipped = serializers.BooleanField(
         default=False, help_text="Also ask for transactions_w, to mark orders shipped on Etsy"

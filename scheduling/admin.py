@@ -17,7 +17,7 @@ from scheduling.models import (
     PrintRecord,
     ScheduledPrint,
 )
-from scheduling.services.jobs import job_update, order_schedule_prints
+from scheduling.services.jobs import job_announce_changed, job_update, order_schedule_prints
 from scheduling.services.planning import printer_plate_cleared
 
 
@@ -66,6 +66,7 @@ class ScheduledPrintAdmin(admin.ModelAdmin):
         "expected_end",
         "waiting_reason",
         "upload_state",
+        "dispatch_failed_at",
     ]
     list_editable = ["priority"]
     list_filter = ["status", "upload_state", "printer", "user"]
@@ -88,6 +89,8 @@ class ScheduledPrintAdmin(admin.ModelAdmin):
         "upload_finished_at",
         "upload_attempts",
         "upload_error",
+        "dispatch_error",
+        "dispatch_failed_at",
     ]
     # The claim (a worker's token and its expiry) is the uploads service's business alone.
     exclude = ["upload_claim", "upload_expires_at", "upload_bytes_sent", "upload_bytes_total"]
@@ -100,6 +103,11 @@ class ScheduledPrintAdmin(admin.ModelAdmin):
             return "-"
         percent = 100 * job.upload_bytes_sent / job.upload_bytes_total
         return f"{job.upload_bytes_sent:,} of {job.upload_bytes_total:,} bytes ({percent:.0f}%)"
+
+    def save_model(self, request: HttpRequest, obj: ScheduledPrint, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if form.changed_data:  # the list's priority box too: the plan must hear of it
+            job_announce_changed(job=obj, fields=tuple(sorted(form.changed_data)))
 
     @admin.action(description="Cancel selected jobs")
     def cancel(self, request: HttpRequest, queryset: QuerySet) -> None:

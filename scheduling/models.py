@@ -182,6 +182,9 @@ class ScheduledPrint(models.Model):
     upload_error = models.TextField(blank=True)
     upload_claim = models.CharField(max_length=32, blank=True)
     upload_expires_at = models.DateTimeField(null=True, blank=True)
+    # The last dispatch that failed (upload refused, or the printer never started it): why, when.
+    dispatch_error = models.CharField(max_length=500, blank=True)
+    dispatch_failed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

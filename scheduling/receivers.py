@@ -12,7 +12,7 @@ from scheduling.services.dispatch import (
     job_follow_finished,
     job_follow_started,
 )
-from scheduling.services.orders import order_jobs_cancel
+from scheduling.services.orders import order_jobs_cancel, order_paid_to_pool
 from scheduling.services.planning import farm_replan_after
 from scheduling.services.stock import stock_alerts_check
 
@@ -39,6 +39,11 @@ def on_order_cancelled(event: events.OrderCancelled) -> None:
         order_jobs_cancel(order_id=event.order_id, reason=event.reason or "Order cancelled")
 
 
+def on_order_paid(event: events.OrderPaid) -> None:
+    if event.order_id is not None:
+        order_paid_to_pool(order_id=event.order_id)
+
+
 def on_print_ended(event: events.Event) -> None:
     if event.printer_id is not None:
         printer_plate_used(printer_id=event.printer_id)
@@ -52,7 +57,8 @@ def on_farm_changed(event: events.Event) -> None:
 
 
 # The events after which the plan may be wrong: a job started, ended or moved, a printer came or
-# went, a spool changed, a plate was cleared, an order was paid or cancelled.
+# went, a spool changed, a plate was cleared, a person changed a job's priority (or any field the
+# plan reads) or an order's ship-by date, an order was paid or cancelled, a dispatch failed.
 REPLAN_ON = (
     events.PrintStarted,
     events.PrintFinished,
@@ -62,6 +68,9 @@ REPLAN_ON = (
     events.MaterialChanged,
     events.PlateCleared,
     events.JobStatusChanged,
+    events.JobChanged,
+    events.JobDispatchFailed,
+    events.OrderChanged,
     events.OrderPaid,
     events.OrderCancelled,
 )
@@ -100,6 +109,7 @@ def register() -> None:
     events.subscribe(events.PrintFinished, on_print_finished)
     events.subscribe(events.PrintFailed, on_print_failed)
     events.subscribe(events.OrderCancelled, on_order_cancelled)
+    events.subscribe(events.OrderPaid, on_order_paid)
     events.subscribe(events.PrintFinished, on_print_ended)
     events.subscribe(events.PrintFailed, on_print_ended)
     # After the job moves above, so the plan sees them.

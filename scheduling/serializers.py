@@ -108,6 +108,8 @@ class ScheduledPrintSerializer(ModelSerializer):
             "expected_end",
             "waiting_reason",
             "upload",
+            "dispatch_error",
+            "dispatch_failed_at",
         ]
         read_only_fields = [
             "id",
@@ -118,6 +120,8 @@ class ScheduledPrintSerializer(ModelSerializer):
             "expected_start",
             "expected_end",
             "waiting_reason",
+            "dispatch_error",
+            "dispatch_failed_at",
         ]
 
 
@@ -166,6 +170,8 @@ class PlanJobSerializer(Serializer):
     expected_end = serializers.DateTimeField()
     swap = PlanSwapSerializer(source="planned_swap", allow_null=True)
     slot = serializers.IntegerField(source="planned_slot", allow_null=True)
+    dispatch_error = serializers.CharField(help_text="Why the last dispatch failed, if one did")
+    dispatch_failed_at = serializers.DateTimeField(allow_null=True)
 
 
 class PlanPrinterSerializer(Serializer):

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from j3d import events
 from j3d.lib import limits
 from j3d.lib.errors import Conflict, NotFound
 from j3d.lib.slicefile import SlicedFile, SliceFileError, read_sliced_file
@@ -36,6 +37,41 @@ def order_create_manual(*, user: Any, items: list[dict[str, Any]], **fields: Any
 
 
 TAKEN = "You already have an order with this number."
+
+# The order fields the farm plan reads: a change to one of them is announced as order.changed.
+PLANNED_FIELDS = ("due_by",)
+
+
+@transaction.atomic
+def order_update(*, order: Order, **fields: Any) -> Order:
+    """Change a person-editable field of ``order`` (validated by the model); a new ship-by date is
+    announced (order.changed) so the farm plan follows it."""
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    changed = [name for name, value in fields.items() if getattr(order, name) != value]
+    for name, value in fields.items():
+        setattr(order, name, value)
+    try:
+        order.full_clean()
+        with transaction.atomic():
+            order.save()
+    except IntegrityError:  # the same number saved by another request meanwhile
+        raise ValidationError({"order_number": TAKEN}) from None
+    order_announce_changed(order=order, fields=changed)
+    return order
+
+
+def order_announce_changed(*, order: Order, fields: Collection[str]) -> None:
+    """order.changed when one of ``fields`` is one the farm plan reads (PLANNED_FIELDS)."""
+    planned = tuple(sorted(set(fields) & set(PLANNED_FIELDS)))
+    if planned:
+        events.publish(
+            events.OrderChanged(
+                user_id=order.user_id,
+                order_id=order.pk,
+                order_number=order.order_number,
+                fields=planned,
+            )
+        )
 
 
 @transaction.atomic

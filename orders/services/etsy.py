@@ -48,7 +48,7 @@ from orders.etsy.client import (
 )
 from orders.etsy.receipts import BadReceipt, Receipt, Transaction, parse_receipt
 from orders.models import EtsyAuthorization, EtsyConnection, Order, OrderItem
-from orders.services import order_mark_shipped, order_ship_check
+from orders.services import order_announce_changed, order_mark_shipped, order_ship_check
 from orders.services.matching import ProfileMatcher
 
 logger = logging.getLogger(__name__)
@@ -656,7 +656,7 @@ def order_upsert_from_etsy(
 def _update(
     order: Order, receipt: Receipt, digest: str, link: Any, announce_paid: bool
 ) -> tuple[str, list[OrderItem]]:
-    was_status, was_paid = order.status, order.is_paid
+    was_status, was_paid, was_due = order.status, order.is_paid, order.due_by
     for name, value in _order_fields(receipt, digest).items():
         setattr(order, name, value)
     order.status = _status(receipt, was_status)
@@ -697,6 +697,8 @@ def _update(
         )
     elif order.is_paid and not was_paid:
         _announce_paid(order, announce_paid)
+    if outcome != "cancelled" and order.due_by != was_due:
+        order_announce_changed(order=order, fields=["due_by"])
     return outcome, fresh + changed
 
 

@@ -510,3 +510,46 @@ def test_bad_data_in_a_changed_receipt_leaves_the_stored_order_as_it_was(connect
         before.external_digest,
     )
     assert list(after.items.values_list("external_id", "quantity", "unit_price")) == items_before
+
+
+def test_paid_orders_go_to_the_farm_pool_by_themselves_and_a_cancel_takes_them_back(
+    connected, etsy, api, owner, django_capture_on_commit_callbacks
+):
+    """End to end with the fake Etsy: "schedule paid orders automatically" puts a paid receipt's
+    jobs in the farm pool, once however often it is announced; a cancel on Etsy cancels the jobs
+    not yet printing, is recorded, and the owner is told."""
+    from j3d import events
+    from j3d.models import Event
+    from scheduling.models import FarmPlan
+    from scheduling.receivers import on_order_paid
+
+    api.patch("/api/etsy/connection", {"schedule_paid_orders": True}, format="json")
+    receipt = make_receipt(3600000077, created=1767225600, items=2, seed=5)
+    etsy.put_receipts(SHOP, [receipt])
+    with django_capture_on_commit_callbacks(execute=True):
+        sync(api)
+    order = Order.objects.get(external_id="3600000077")
+    plates = sum(order.items.values_list("quantity", flat=True))
+    jobs = ScheduledPrint.objects.filter(order=order)
+    assert jobs.count() == plates >= 2
+    assert all(j.printer_id is None and j.status == "queued" for j in jobs)
+    assert FarmPlan.objects.filter(user=owner).exists()  # the pool was planned
+    assert all(j.waiting_reason for j in jobs)  # no printer yet: each says why it waits
+
+    replay = events.OrderPaid(user_id=owner.pk, order_id=order.pk, order_number="3600000077")
+    with django_capture_on_commit_callbacks(execute=True):
+        on_order_paid(replay)
+        sync(api)
+    assert jobs.count() == plates  # idempotent
+
+    printing = jobs.order_by("id").first()
+    ScheduledPrint.objects.filter(pk=printing.pk).update(status="started")
+    etsy.cancel(SHOP, 3600000077)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = sync(api)
+    assert result["cancelled"] == 1
+    statuses = dict(jobs.values_list("id", "status"))
+    assert statuses.pop(printing.pk) == "started"  # a person stops a running print
+    assert set(statuses.values()) == {"cancelled"}
+    assert Event.objects.filter(type="order.cancelled", order_id=order.pk).count() == 1
+    assert [m.subject for m in mail.outbox] == [f"[J3D] Order #{order.order_number} was cancelled"]

@@ -5,8 +5,9 @@ auto-dispatch on for the printer and its owner, and its plate clear (a person sa
 plate-swapping hardware). A printer nobody has said that of yet waits: J3D cannot see whether
 the last print is still on the plate. The next job is the stored plan's first waiting job for
 it; when the plan puts a swap before that job, people are told (``material.change_needed``, once
-per job) and the job waits until the spool is changed (the material event re-plans, and the swap
-disappears).
+per planned swap, ``SWAP_NOTICE_MINUTES`` before the job's expected start and at the latest when it
+is the printer's next job) and the job waits until the spool is changed (the material event
+re-plans, and the swap disappears).
 
 At most once, with any number of processes: a dispatcher first takes the printer's plate with a
 conditional UPDATE (plate_clear true -> false, row count checked), so two racing dispatchers never
@@ -40,6 +41,9 @@ from scheduling.services.dispatch import job_dispatch
 logger = logging.getLogger(__name__)
 
 DISPATCH_TIMEOUT_MINUTES = 10
+# A planned swap is announced this long before the job is expected to start (and whenever the job
+# is the printer's next one): time to fetch the spool.
+SWAP_NOTICE_MINUTES = 60
 
 
 def _needs_developer_mode(status: PrinterStatus) -> bool:
@@ -61,23 +65,80 @@ def _next_job(printer: Printer) -> ScheduledPrint | None:
     )
 
 
-def _announce_swap(job: ScheduledPrint, printer: Printer) -> None:
-    """Tell people (once per job) that the printer needs a spool change before this job."""
-    if Event.objects.filter(type=events.MaterialChangeNeeded.type, job_id=job.pk).exists():
-        return
+def _swap_of(job: ScheduledPrint, printer_id: int) -> tuple[int, int | None, str, str]:
+    """What an announcement of the job's planned swap says: printer, slot, material, colour."""
     swap = job.planned_swap or {}
     color = swap.get("color")
-    events.publish(
-        events.MaterialChangeNeeded(
-            user_id=job.user_id,
-            printer_id=printer.pk,
-            job_id=job.pk,
-            slot=swap.get("slot"),
-            material_type=swap.get("material_type") or "",
-            color_hex=f"#{color}" if color else "",
-            reason=f"{job.job_name} needs {swap.get('material_type')} in slot {swap.get('slot')}",
-        )
+    return (
+        printer_id,
+        swap.get("slot"),
+        swap.get("material_type") or "",
+        f"#{color}" if color else "",
     )
+
+
+def _announced(job_ids: list[int]) -> set[tuple[int, tuple]]:
+    """The swaps already announced for these jobs, as (job id, _swap_of(...))."""
+    rows = Event.objects.filter(type=events.MaterialChangeNeeded.type, job_id__in=job_ids)
+    return {
+        (
+            row["job_id"],
+            (
+                row["printer_id"],
+                row["payload"].get("slot"),
+                row["payload"].get("material_type") or "",
+                row["payload"].get("color_hex") or "",
+            ),
+        )
+        for row in rows.values("job_id", "printer_id", "payload")
+    }
+
+
+def _announce_swaps(jobs: list[ScheduledPrint]) -> int:
+    """Tell people of each job's planned swap, once per swap: the same swap planned again by the
+    next re-plan is not announced twice; a different one (another printer, slot or spool) is."""
+    jobs = [j for j in jobs if j.planned_swap and (j.printer_id or j.planned_printer_id)]
+    done = _announced([j.pk for j in jobs])
+    told = 0
+    for job in jobs:
+        printer_id, slot, material, color = _swap_of(job, job.printer_id or job.planned_printer_id)
+        if (job.pk, (printer_id, slot, material, color)) in done:
+            continue
+        events.publish(
+            events.MaterialChangeNeeded(
+                user_id=job.user_id,
+                printer_id=printer_id,
+                job_id=job.pk,
+                slot=slot,
+                material_type=material,
+                color_hex=color,
+                reason=f"{job.job_name} needs {material} in slot {slot}"
+                + (
+                    f" by {job.expected_start:%Y-%m-%d %H:%M} UTC"
+                    if job.expected_start is not None
+                    else ""
+                ),
+            )
+        )
+        told += 1
+    return told
+
+
+def farm_announce_swaps(*, user_id: int | None = None, now: datetime | None = None) -> int:
+    """Announce the planned swaps of jobs expected to start within SWAP_NOTICE_MINUTES, so a
+    person has the spool ready ahead of time (material.change_needed, once per planned swap)."""
+    now = now or timezone.now()
+    jobs = (
+        ScheduledPrint.objects.waiting()
+        .filter(
+            dispatched_at=None, expected_start__lte=now + timedelta(minutes=SWAP_NOTICE_MINUTES)
+        )
+        .exclude(planned_swap=None)
+        .order_by("expected_start", "id")
+    )
+    if user_id is not None:
+        jobs = jobs.filter(user_id=user_id)
+    return _announce_swaps(list(jobs))
 
 
 def printer_take_plate(*, printer: Printer) -> bool:
@@ -107,6 +168,7 @@ def farm_dispatch(*, user_id: int | None = None) -> list[int]:
     owners_off = set(
         FarmSettings.objects.filter(auto_dispatch=False).values_list("user_id", flat=True)
     )
+    farm_announce_swaps(user_id=user_id)
     sent = []
     for printer in printers:
         status = getattr(printer, "status", None)
@@ -117,7 +179,7 @@ def farm_dispatch(*, user_id: int | None = None) -> list[int]:
         if job is None:
             continue
         if job.planned_swap:
-            _announce_swap(job, printer)
+            _announce_swaps([job])
             continue
         if status is None or not status.online or status.state in PrinterStatus.BUSY_STATES:
             continue
@@ -189,12 +251,17 @@ def job_dispatch_undo(*, job_id: int, reason: str, dispatched_at: datetime | Non
     if job is None or (dispatched_at is not None and job.dispatched_at != dispatched_at):
         return False
     printer = job.printer
+    now = timezone.now()
     changes = {
         "dispatched_at": None,
         "printer_task_id": "",
         "printer_subtask_id": "",
         "failed_reason": reason,
         "auto_dispatched": False,
+        # Kept on the job for the API, the plan and the admin (failed_reason is the print's).
+        "dispatch_error": reason[:500],
+        "dispatch_failed_at": now,
+        "updated_at": now,
     }
     if job.auto_dispatched:
         changes["printer"] = None  # back to the pool
@@ -208,6 +275,7 @@ def job_dispatch_undo(*, job_id: int, reason: str, dispatched_at: datetime | Non
             user_id=job.user_id,
             printer_id=printer.pk if printer else None,
             job_id=job.pk,
+            order_id=job.order_id,
             job_name=job.job_name,
             reason=reason,
             attempts=max(job.upload_attempts, 1),

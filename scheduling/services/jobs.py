@@ -14,7 +14,6 @@ from j3d.lib.validation import save_validated
 from orders.models import Order, OrderItem, ProductProfile
 from printers.models import BambuMaterial, Printer
 from scheduling.models import ScheduledPrint
-from scheduling.services.planning import queue_replan
 from scheduling.services.progress import order_progress_refresh
 
 Status = ScheduledPrint.Status
@@ -37,9 +36,10 @@ def job_create(*, user: Any, printer: Printer | None, **fields: Any) -> Schedule
     status = fields.get("status", Status.QUEUED)
     if status not in ScheduledPrint.WAITING:
         raise ValidationError({"status": "A new job starts as 'queued' or 'scheduled'."})
-    job = save_validated(ScheduledPrint(user=user, printer=printer), **fields)
-    order_progress_refresh(order_id=job.order_id)
-    queue_replan(user.pk)
+    with transaction.atomic():
+        job = save_validated(ScheduledPrint(user=user, printer=printer), **fields)
+        order_progress_refresh(order_id=job.order_id)
+        job_announce_changed(job=job, fields=("created",))
     return job
 
 
@@ -49,11 +49,27 @@ def job_update(*, job: ScheduledPrint, **fields: Any) -> ScheduledPrint:
     and changes nothing)."""
     job = ScheduledPrint.objects.select_for_update().get(pk=job.pk)
     target = fields.pop("status", None)
+    changed = tuple(sorted(name for name, value in fields.items() if getattr(job, name) != value))
     save_validated(job, **fields)
     if target is not None:
         job_move(job=job, to=target, reason=fields.get("failed_reason") or "")
-    queue_replan(job.user_id)
+    if changed:
+        job_announce_changed(job=job, fields=changed)
     return job
+
+
+def job_announce_changed(*, job: ScheduledPrint, fields: tuple[str, ...]) -> None:
+    """job.changed: the plan listens (scheduling/receivers.py) and re-plans, debounced."""
+    events.publish(
+        events.JobChanged(
+            user_id=job.user_id,
+            printer_id=job.printer_id,
+            job_id=job.pk,
+            order_id=job.order_id,
+            job_name=job.job_name,
+            fields=fields,
+        )
+    )
 
 
 def job_move(*, job: ScheduledPrint, to: str, by: str = Actor.PERSON, reason: str = "") -> bool:
@@ -282,7 +298,12 @@ def _order_to_pool(
     for job in jobs:
         job.full_clean()
     created = ScheduledPrint.objects.bulk_create(jobs)
-    queue_replan(order.user_id)
+    # One event for the order's new jobs (a job_id would name only one of them).
+    events.publish(
+        events.JobChanged(
+            user_id=order.user_id, order_id=order.pk, job_name=str(order), fields=("created",)
+        )
+    )
     return created
 
 

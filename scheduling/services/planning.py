@@ -175,18 +175,6 @@ def farm_replan_after(*, user_id: int, since: datetime | None) -> FarmPlan | Non
     return farm_replan(user_id=user_id)
 
 
-def queue_replan(user_id: int) -> None:
-    """After the current transaction commits, re-plan in a q2 worker (a job was added or
-    changed through the API: no durable event carries that yet)."""
-
-    def queue() -> None:
-        from django_q.tasks import async_task
-
-        async_task("scheduling.tasks.farm_replan", user_id, timezone.now().isoformat())
-
-    transaction.on_commit(queue)
-
-
 def plan_view(*, user: Any) -> dict[str, Any]:
     """The stored plan of ``user`` shaped for GET /api/plan (three queries, whatever the size):
     every printer with its planned jobs in order, and the open jobs that wait, with why."""
@@ -206,6 +194,8 @@ def plan_view(*, user: Any) -> dict[str, Any]:
             "planned_swap",
             "planned_slot",
             "waiting_reason",
+            "dispatch_error",
+            "dispatch_failed_at",
         )
     )
     by_printer: dict[int, list[ScheduledPrint]] = {p.pk: [] for p in printers}

@@ -13,8 +13,10 @@ from j3d.tests.factories import make_job, make_material, make_printer, make_prof
 from printers.models import PrinterStatus
 from scheduling.models import FarmSettings, PrinterPlanning, ScheduledPrint
 from scheduling.services.autodispatch import (
+    farm_announce_swaps,
     farm_dispatch,
     farm_dispatch_timeouts,
+    job_dispatch_undo,
     printer_plate_used,
     printer_take_plate,
 )
@@ -130,7 +132,8 @@ def test_a_dispatch_never_started_goes_back_to_the_pool_with_the_reason(owner, p
     assert farm_dispatch_timeouts(now=later) == [job.pk]
     job.refresh_from_db()
     assert job.printer is None and job.dispatched_at is None and job.status == "queued"
-    assert "did not start it within 10 minutes" in job.failed_reason
+    assert "did not start it within 10 minutes" in job.dispatch_error
+    assert job.dispatch_failed_at is not None
     assert PrinterPlanning.objects.get(printer=printer).plate_clear
     assert Event.objects.filter(type="job.dispatch_failed", job_id=job.pk).exists()
 
@@ -149,3 +152,61 @@ def test_a_printer_nobody_said_is_clear_waits(owner, printer, profile):
     pool_job(owner, profile)
     farm_replan(user_id=owner.pk)
     assert farm_dispatch(user_id=owner.pk) == []
+
+
+def test_a_planned_swap_is_announced_ahead_of_time_once_however_often_the_farm_re_plans(
+    owner, printer, profile
+):
+    first = pool_job(owner, profile, name="White PLA")
+    later = pool_job(owner, profile, name="Black PETG", material_type="PETG")
+    farm_replan(user_id=owner.pk)
+    assert ScheduledPrint.objects.get(pk=later.pk).planned_swap["material_type"] == "PETG"
+    assert farm_dispatch(user_id=owner.pk) == [first.pk]  # PETG is not the next job yet...
+    told = Event.objects.filter(type="material.change_needed", job_id=later.pk)
+    assert told.count() == 1  # ...but it starts within the hour: people are told now
+    assert told.get().printer_id == printer.pk and told.get().payload["material_type"] == "PETG"
+    for _ in range(2):
+        farm_replan(user_id=owner.pk)
+        farm_dispatch(user_id=owner.pk)
+    assert told.count() == 1
+
+
+def test_a_swap_far_ahead_waits_for_its_notice_and_a_changed_swap_is_announced_again(
+    owner, printer, profile
+):
+    long = pool_job(owner, profile, name="Long PLA", estimated_duration_minutes=600)
+    swap = pool_job(owner, profile, name="PETG", material_type="PETG")
+    farm_replan(user_id=owner.pk)
+    farm_dispatch(user_id=owner.pk)
+    told = Event.objects.filter(type="material.change_needed", job_id=swap.pk)
+    assert not told.exists()  # ten hours away
+    assert farm_announce_swaps(user_id=owner.pk, now=timezone.now() + timedelta(hours=9.5)) == 1
+    assert farm_announce_swaps(user_id=owner.pk, now=timezone.now() + timedelta(hours=9.5)) == 0
+    ScheduledPrint.objects.filter(pk=swap.pk).update(material_type="ABS")
+    farm_replan(user_id=owner.pk)
+    assert farm_announce_swaps(user_id=owner.pk, now=timezone.now() + timedelta(hours=9.5)) == 1
+    assert [e.payload["material_type"] for e in told.order_by("id")] == ["PETG", "ABS"]
+    assert long.pk
+
+
+def test_a_failed_dispatch_is_shown_on_the_job_in_the_api_and_the_plan(
+    api, owner, printer, profile
+):
+    job = pool_job(owner, profile)
+    farm_replan(user_id=owner.pk)
+    assert farm_dispatch(user_id=owner.pk) == [job.pk]
+    reason = "The upload failed: FTPS login refused"
+    assert job_dispatch_undo(job_id=job.pk, reason=reason)
+    job.refresh_from_db()
+    assert job.printer is None and job.dispatched_at is None and job.status == "queued"
+    assert job.dispatch_error == reason and job.dispatch_failed_at is not None
+    assert PrinterPlanning.objects.get(printer=printer).plate_clear
+    failed = Event.objects.get(type="job.dispatch_failed", job_id=job.pk)
+    assert failed.payload["reason"] == reason
+    shown = api.patch(f"/api/bambu/scheduled-prints/{job.pk}", {}, format="json").json()
+    assert shown["dispatch_error"] == reason and shown["dispatch_failed_at"]
+    farm_replan(user_id=owner.pk)
+    planned = [j for p in api.get("/api/plan").json()["printers"] for j in p["jobs"]]
+    assert [j["dispatch_error"] for j in planned] == [reason]
+    # The same failure reported twice undoes nothing more.
+    assert not job_dispatch_undo(job_id=job.pk, reason="again")
