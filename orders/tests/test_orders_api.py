@@ -126,8 +126,8 @@ def test_other_users_order_is_404(api, other_owner):
     assert api.get(f"/api/orders/{order.id}/").status_code == 404
 
 
-@pytest.mark.parametrize("method", ["put", "patch", "delete"])
-def test_orders_cannot_be_changed_through_the_api(api, owner, method):
+@pytest.mark.parametrize("method", ["put", "delete"])
+def test_orders_cannot_be_replaced_or_deleted_through_the_api(api, owner, method):
     order = make_order(owner, buyer_name="Ada")
 
     response = getattr(api, method)(
@@ -137,6 +137,18 @@ def test_orders_cannot_be_changed_through_the_api(api, owner, method):
     assert response.status_code == 405
     order.refresh_from_db()
     assert order.buyer_name == "Ada"
+
+
+def test_patch_changes_only_the_ship_by_date_and_notes(api, owner):
+    order = make_order(owner, buyer_name="Ada")
+
+    response = api.patch(
+        f"/api/orders/{order.id}/", {"buyer_name": "Eve", "notes": "Gift"}, format="json"
+    )
+
+    assert response.status_code == 200
+    order.refresh_from_db()
+    assert (order.buyer_name, order.notes) == ("Ada", "Gift")
 
 
 @pytest.mark.parametrize("path", ["/api/etsy/sync-orders", "/api/etsy/sync-orders/"])
