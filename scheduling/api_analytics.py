@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
-from j3d.lib.renderers import CSVRenderer
+from j3d.lib.renderers import CSVRenderer, CSVTable, cell
 from scheduling.serializers import (
     AnalyticsMaterialSerializer,
     AnalyticsOrderSerializer,
@@ -60,9 +60,14 @@ class AnalyticsView(APIView):
         except Http404:  # DRF's answer to an unknown ?format=; it is a bad parameter
             raise ValidationError({"format": ["Use json or csv."]}) from None
 
-    def csv_rows(self, data: Any) -> list[dict[str, Any]]:
+    def csv_rows(self, data: Any) -> Any:
         rows = data if isinstance(data, list) else [data]
-        return [{key: _flat(value) for key, value in row.items()} for row in rows]
+        if not rows:
+            return []
+        header = list(dict.fromkeys(key for row in rows for key in row))
+        return CSVTable(
+            header=header, rows=[[cell(_flat(row.get(key))) for key in header] for row in rows]
+        )
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         if response.status_code >= 400:  # a refusal reads the same in any format: JSON
@@ -123,21 +128,18 @@ class PrintersView(AnalyticsView):
     def compute(self, user: Any, span: Range, query: dict[str, Any]) -> Any:
         return analytics.analytics_printers(user=user, span=span)
 
-    def csv_rows(self, data: Any) -> list[dict[str, Any]]:
+    def csv_rows(self, data: Any) -> Any:
+        """One row per printer and day: the printer's figures (made safe once), then the day's."""
+        if not data:
+            return []
+        keys = [key for key in data[0] if key != "daily"]
         rows = []
         for printer in data:
-            days = printer["daily"]
-            flat = {key: _flat(value) for key, value in printer.items() if key != "daily"}
-            for day in days:
-                rows.append(
-                    {
-                        **flat,
-                        "date": day["date"],
-                        "day_printing_hours": day["printing_hours"],
-                        "day_utilisation_pct": day["utilisation_pct"],
-                    }
-                )
-        return rows
+            figures = [cell(_flat(printer[key])) for key in keys]
+            for day in printer["daily"]:
+                rows.append([*figures, day["date"], day["printing_hours"], day["utilisation_pct"]])
+        header = [*keys, "date", "day_printing_hours", "day_utilisation_pct"]
+        return CSVTable(header=header, rows=rows)
 
 
 @extend_schema(

@@ -484,8 +484,30 @@ class PrintRecord(models.Model):
             ),
         ]
         indexes = [
-            # Analytics: one owner's attempts that ended in a date range.
-            models.Index(fields=["user", "ended_at"], name="scheduling_record_ended"),
+            # Analytics: one owner's attempts that ended in a date range, with every column the
+            # grouped sums read (summary, printers, products, the days split), so the database
+            # answers from the index alone (SQLite has no INCLUDE, hence key columns).
+            models.Index(
+                fields=[
+                    "user",
+                    "ended_at",
+                    "outcome",
+                    "printer",
+                    "product_profile",
+                    "started_at",
+                    "units",
+                    "print_hours",
+                    "material_cost",
+                    "machine_cost",
+                    "energy_cost",
+                ],
+                name="scheduling_record_ended",
+            ),
+            # Analytics orders: the attempts of the orders created in a range, and their cost.
+            models.Index(
+                fields=["order", "outcome", "material_cost", "machine_cost", "energy_cost"],
+                name="scheduling_record_order_cost",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -534,6 +556,14 @@ class MaterialUse(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(grams__gte=0), name="scheduling_materialuse_grams_not_negative"
+            ),
+        ]
+        indexes = [
+            # Analytics materials: the uses of a range's attempts, summed by type and colour
+            # from the index alone.
+            models.Index(
+                fields=["record", "material_type", "color_hex", "grams", "cost"],
+                name="scheduling_use_record_sums",
             ),
         ]
 

@@ -30,8 +30,9 @@ from django.db.models import (
     Q,
     Subquery,
     Sum,
+    Value,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Cast, Coalesce, Round
 from django.utils import timezone
 
 from j3d.lib.sql import EpochMillis
@@ -163,58 +164,101 @@ def _top_reasons(records: Any, group: str) -> dict[Any, list[dict[str, Any]]]:
 
 
 # --- fees and margin -------------------------------------------------------------------------
+#
+# An order's figures are whole cents (ints) from the database to the rendered string: a year of
+# orders is thousands of rows, and Decimal conversion and arithmetic per cell was most of the
+# time. Every stored amount has at most four decimals (prices and fees two, costs four), so the
+# database scales its sums to whole units exactly, and integer division rounds half up (away
+# from zero, as ROUND_HALF_UP) with no loss.
 
 
-def order_fees(*, source: str, revenue: Decimal, quantity: int, farm: FarmSettings) -> Decimal:
-    """Etsy's fees on an order: transaction % and payment % of the sale, the payment's fixed fee,
-    and the listing fee per item sold. A manual order pays none."""
-    if source != Order.Source.ETSY or not revenue:
-        return cents(ZERO)
-    pct = farm.etsy_transaction_fee_pct + farm.etsy_payment_fee_pct
-    fees = revenue * pct / 100 + farm.etsy_payment_fee_fixed + farm.etsy_listing_fee * quantity
-    return cents(fees)
+def _half_up(units: int, per: int) -> int:
+    """units / per, rounded half away from zero (per > 0)."""
+    whole, rest = divmod(abs(units), per)
+    whole += 2 * rest >= per
+    return whole if units >= 0 else -whole
 
 
-def _margin(revenue: Decimal, fees: Decimal, cost: Decimal, same_currency: bool) -> dict:
+def _money(cents_: int) -> str:
+    sign = "-" if cents_ < 0 else ""
+    whole, part = divmod(abs(cents_), 100)
+    return f"{sign}{whole}.{part:02d}"
+
+
+@dataclass(frozen=True)
+class _Fees:
+    """The farm's Etsy fees as whole hundredths (each is a 2-decimal field)."""
+
+    pct: int  # transaction + payment processing, in hundredths of a percent
+    fixed: int  # cents per order
+    listing: int  # cents per item sold
+
+    @classmethod
+    def of(cls, farm: FarmSettings) -> _Fees:
+        pct = farm.etsy_transaction_fee_pct + farm.etsy_payment_fee_pct
+        return cls(
+            int(pct * 100), int(farm.etsy_payment_fee_fixed * 100), int(farm.etsy_listing_fee * 100)
+        )
+
+    def on(self, *, source: str, revenue: int, quantity: int) -> int:
+        """Etsy's fees on an order, in cents: transaction % and payment % of the sale, the
+        payment's fixed fee, and the listing fee per item sold. A manual order pays none."""
+        if source != Order.Source.ETSY or not revenue:
+            return 0
+        # revenue (cents) x pct (hundredths of %) is in ten-thousandths of a cent.
+        return _half_up(
+            revenue * self.pct + (self.fixed + self.listing * quantity) * 10_000, 10_000
+        )
+
+
+def _margin(revenue: int, fees: int, cost: int, same_currency: bool) -> dict[str, str | None]:
     if not same_currency:
         return {"margin": None, "margin_pct": None}
     margin = revenue - fees - cost
-    return {"margin": cents(margin), "margin_pct": percent(margin, revenue)}
+    pct = _money(_half_up(margin * 10_000, revenue)) if revenue else None
+    return {"margin": _money(margin), "margin_pct": pct}
+
+
+def _scaled_sum(expression: Any, scale: int) -> Any:
+    """SUM(expression) x scale as a whole number, rounded by the database."""
+    total = ExpressionWrapper(Sum(expression) * Value(scale), output_field=MONEY)
+    return Cast(Round(total), BigIntegerField())
 
 
 def _orders_in(user: Any, span: Range) -> Any:
     return Order.objects.for_owner(user).filter(created_at__gte=span.start, created_at__lt=span.end)
 
 
-def _items_by_order(user: Any, span: Range) -> dict[int, tuple[Decimal, int]]:
-    """{order id: (revenue, quantity)} of the orders created in the range."""
+def _items_by_order(user: Any, span: Range) -> dict[int, tuple[int, int]]:
+    """{order id: (revenue in cents, quantity)} of the orders created in the range."""
     line = ExpressionWrapper(F("unit_price") * F("quantity"), output_field=MONEY)
     return {
         row[0]: row[1:]
         for row in OrderItem.objects.filter(order__in=_orders_in(user, span).values("id"))
         .values("order")
-        .annotate(revenue=Sum(line), quantity=Sum("quantity"))
+        .annotate(revenue=_scaled_sum(line, 100), quantity=Sum("quantity"))
         .order_by()
         .values_list("order", "revenue", "quantity")
     }
 
 
-def _attempts_by_order(user: Any, span: Range) -> dict[int, tuple[Decimal, int, int]]:
-    """{order id: (cost, attempts, failed)} of every attempt printed for the orders created in the
-    range, whenever it ended (found through the orders: an index on the record's order)."""
+def _attempts_by_order(user: Any, span: Range) -> dict[int, tuple[int, int, int]]:
+    """{order id: (cost in cents, attempts, failed)} of every attempt printed for the orders
+    created in the range, whenever it ended (found through the orders: the record's order index).
+    The cost is rounded to the cent once per order, from its exact four-decimal sum."""
     cost = ExpressionWrapper(
         F("material_cost") + F("machine_cost") + F("energy_cost"), output_field=MONEY
     )
     return {
-        row[0]: row[1:]
+        order: (_half_up(units, 100), attempts, failed)
         # The orders are the owner's, so are their attempts; no user filter lets the database
         # walk the record's order index rather than every attempt the owner has.
-        for row in PrintRecord.objects.filter(
+        for order, units, attempts, failed in PrintRecord.objects.filter(
             order__in=_orders_in(user, span).values("id"), outcome__in=ENDED
         )
         .values("order")
         .annotate(
-            cost=Sum(cost),
+            cost=_scaled_sum(cost, 10_000),
             attempts=Count("id"),
             failed=Count("id", filter=Q(outcome=Outcome.FAILED)),
         )
@@ -230,6 +274,7 @@ def analytics_orders(*, user: Any, span: Range) -> list[dict[str, Any]]:
     correlated subquery per order and figure was four times slower on a year of orders.
     """
     farm = farm_settings_for(user=user)
+    fees_of = _Fees.of(farm)
     orders = (
         _orders_in(user, span)
         .order_by("-created_at", "-id")
@@ -238,23 +283,22 @@ def analytics_orders(*, user: Any, span: Range) -> list[dict[str, Any]]:
     items = _items_by_order(user, span)
     attempts = _attempts_by_order(user, span)
     farm_currency = farm.currency.upper()
-    rows = []
+    rows = Rendered()  # every value below is already its JSON self
     for pk, number, source, status, currency, created in orders:
-        revenue, quantity = items.get(pk, (ZERO, 0))
-        spent, tries, failed = attempts.get(pk, (ZERO, 0, 0))
-        revenue, spent = cents(revenue), cents(spent)
-        fees = order_fees(source=source, revenue=revenue, quantity=quantity or 0, farm=farm)
+        revenue, quantity = items.get(pk, (0, 0))
+        spent, tries, failed = attempts.get(pk, (0, 0, 0))
+        fees = fees_of.on(source=source, revenue=revenue, quantity=quantity)
         rows.append(
             {
                 "id": pk,
                 "order_number": number,
                 "source": source,
                 "status": status,
-                "created_at": created,
+                "created_at": created.isoformat().replace("+00:00", "Z"),
                 "currency": currency,
-                "revenue": revenue,
-                "fees": fees,
-                "cost": spent,
+                "revenue": _money(revenue),
+                "fees": _money(fees),
+                "cost": _money(spent),
                 "attempts": tries,
                 "failed_attempts": failed,
                 **_margin(revenue, fees, spent, currency.upper() == farm_currency),
@@ -492,9 +536,10 @@ def analytics_materials(*, user: Any, span: Range, by: str = "type") -> list[dic
 
 
 def analytics_summary(*, user: Any, span: Range) -> dict[str, Any]:
-    """The farm's totals. The orders' money is summed order by order, as each order rounds its
-    fees to the cent, from the same grouped queries as the orders list (no row is built)."""
+    """The farm's totals. The orders' money is the sum of the orders list's figures (each order
+    rounds its fees and cost to the cent), from the same grouped queries, in whole cents."""
     farm = farm_settings_for(user=user)
+    fees_of = _Fees.of(farm)
     row = _records(user, span).aggregate(**_totals())
     grams = MaterialUse.objects.filter(record__in=_records(user, span).values("id")).aggregate(
         g=Coalesce(Sum("grams"), ZERO, output_field=MONEY)
@@ -503,15 +548,14 @@ def analytics_summary(*, user: Any, span: Range) -> dict[str, Any]:
     items = _items_by_order(user, span)
     attempts = _attempts_by_order(user, span)
     farm_currency = farm.currency.upper()
-    revenue = fees = cost = ZERO
+    revenue = fees = cost = 0
     for pk, source, currency in orders:
         if currency.upper() != farm_currency:
             continue  # no margin rather than a wrong one
-        sold, quantity = items.get(pk, (ZERO, 0))
-        sold = cents(sold)
+        sold, quantity = items.get(pk, (0, 0))
         revenue += sold
-        fees += order_fees(source=source, revenue=sold, quantity=quantity or 0, farm=farm)
-        cost += cents(attempts.get(pk, (ZERO,))[0])
+        fees += fees_of.on(source=source, revenue=sold, quantity=quantity)
+        cost += attempts.get(pk, (0,))[0]
     printers = Printer.objects.for_owner(user).count()
     figures = _attempt_figures(row)
     return {
@@ -523,9 +567,8 @@ def analytics_summary(*, user: Any, span: Range) -> dict[str, Any]:
         "printers": printers,
         "utilisation_pct": percent(row["hours"], printers * span.days * 24),
         "orders": len(orders),
-        "revenue": cents(revenue),
-        "fees": cents(fees),
-        "orders_cost": cents(cost),
-        "margin": cents(revenue - fees - cost),
-        "margin_pct": percent(revenue - fees - cost, revenue),
+        "revenue": _money(revenue),
+        "fees": _money(fees),
+        "orders_cost": _money(cost),
+        **_margin(revenue, fees, cost, True),
     }

@@ -297,3 +297,21 @@ def test_an_error_is_json_even_when_csv_was_asked_for(api):
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
     assert "from" in response.json()
+
+
+def test_whole_cent_rounding_is_decimal_half_up():
+    from decimal import ROUND_HALF_UP
+
+    from scheduling.services.analytics import _half_up, _money
+
+    for per in (100, 333, 10_000):
+        for units in range(-30_000, 30_001, 7):
+            expected = (Decimal(units) / per).quantize(Decimal(1), ROUND_HALF_UP)
+            assert _half_up(units, per) == expected, (units, per)
+    assert [_money(c) for c in (0, 5, -5, 123456, -100)] == [
+        "0.00",
+        "0.05",
+        "-0.05",
+        "1234.56",
+        "-1.00",
+    ]
