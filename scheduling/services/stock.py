@@ -177,9 +177,11 @@ def _stock_low_event(user_id: int, row: dict[str, Any], farm: Any) -> events.Mat
 
 
 def stock_alerts_check_all() -> int:
-    """The periodic pass over every owner with filament on the farm or a latched alert."""
+    """The periodic pass over every owner with filament on the farm, jobs to print, or a latched
+    alert."""
     owners = (
         set(BambuMaterial.objects.values_list("user_id", flat=True).distinct())
+        | set(ScheduledPrint.objects.unfinished().values_list("user_id", flat=True).distinct())
         | set(SpareSpool.objects.values_list("user_id", flat=True).distinct())
         | set(StockAlert.objects.values_list("user_id", flat=True).distinct())
     )

@@ -125,3 +125,19 @@ def test_a_slot_a_job_takes_below_the_low_mark_reaches_the_owner(
     delivery = Delivery.objects.get(event_id=low.pk)
     assert (delivery.event_type, delivery.status) == ("material.low", "delivered")
     assert any("slot 254 running low (5% left)" in m.subject for m in mail.outbox)
+
+
+def test_the_periodic_pass_announces_what_no_event_did(
+    owner, farm, django_capture_on_commit_callbacks
+):
+    from scheduling.tasks import stock_alerts_check as periodic
+
+    printer, profile = farm
+    for _ in range(4):  # 400 g planned against 300 g, and no event since
+        make_job(owner, printer, product_profile=profile)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert periodic() == 1
+        assert periodic() == 0  # latched
+
+    assert len(stock_low_events()) == 1
