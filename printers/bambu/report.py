@@ -34,6 +34,7 @@ _SCALARS = frozenset({str, int, float, bool})
 _DROP = object()
 _MISSING = object()
 _NO_CHANGE: frozenset[str] = frozenset()
+_new_object, _set_attribute = object.__new__, object.__setattr__
 # Serialisation options for the exact-equality check: subclasses, dataclasses and datetimes
 # raise instead of being serialised like the builtin they resemble.
 _EXACT = orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATACLASS
@@ -91,27 +92,38 @@ class Update(NamedTuple):
 
 IGNORED = Update("ignored")
 
-# Status updates are immutable and few (one per set of changed sections), so they are shared.
-_STATUS_UPDATES: dict[tuple[frozenset[str], bool], Update] = {}
+# Status updates are immutable and few (one per set of changed sections), so they are shared,
+# keyed by the changed-section bit mask (see _BITS) and the full flag.
+_STATUS_UPDATES: dict[int, Update] = {}
 
 
-def _status_update(changed: frozenset[str], full: bool) -> Update:
-    update = _STATUS_UPDATES.get((changed, full))
+def _status_update(changed: int, full: bool) -> Update:
+    update = _STATUS_UPDATES.get(changed << 1 | full)
     if update is None:
-        update = _STATUS_UPDATES[(changed, full)] = Update("status", changed, None, full)
+        names = frozenset(name for name, bit in _BITS.items() if changed & bit)
+        update = _STATUS_UPDATES[changed << 1 | full] = Update("status", names, None, full)
     return update
 
 
-def _sections(*names: str) -> frozenset[str]:
+# One bit per snapshot section, then one per FIELD_READERS key: the merge ORs together what a
+# message changed (ints, no set building on the hot path) and the snapshot re-reads those bits.
+_BITS: dict[str, int] = {name: 1 << index for index, name in enumerate(SECTION_READERS)}
+_FIELD_BITS: dict[str, int] = {
+    key: 1 << (len(_BITS) + index) for index, key in enumerate(FIELD_READERS)
+}
+
+
+def _sections(*names: str) -> int:
+    mask = 0
     for name in names:
-        assert name in SECTION_READERS, name
-    return frozenset(names)
+        mask |= _BITS[name]
+    return mask
 
 
 # Top-level print key → the snapshot sections that read it. Keys not listed are kept in the
 # cache but change no section; the envelope keys (None) are not stored at all.
 _ENVELOPE = frozenset({"command", "msg", "sequence_id"})
-_KEY_SECTIONS: dict[str, frozenset[str] | None] = dict.fromkeys(_ENVELOPE)
+_KEY_SECTIONS: dict[str, int | None] = dict.fromkeys(_ENVELOPE)
 for _names, _keys in (
     (("state",), ("gcode_state",)),
     (("job",), ("subtask_name", "gcode_file", "task_id", "subtask_id", "print_type")),
@@ -149,7 +161,7 @@ _DEVICE_SECTIONS = {
 # reads both: the section reads whichever the printer sent last (snapshot.newest), so when a
 # source arrives while its rival was the newer one, that section must be read again even if no
 # value changed.
-_RIVALS: dict[str, tuple[str, frozenset[str]]] = {}
+_RIVALS: dict[str, tuple[str, int]] = {}
 for _flat, _nested, _section in (
     ("layer_num", "3D.layer_num", "progress"),
     ("total_layer_num", "3D.total_layer_num", "progress"),
@@ -170,7 +182,8 @@ _AMS = _sections("ams")
 _HMS = _sections("hms")
 _ACTIVE_TRAY = _sections("active_tray")
 _VERSION = _sections("version", "ams")
-_ALL = frozenset(SECTION_READERS)
+_VERSION_NAMES = frozenset({"version", "ams"})
+_ALL = _sections(*SECTION_READERS)
 
 # AMS module name prefix in get_version → unit kind.
 _AMS_MODULE_KINDS = {"ams": "ams", "ams_f1": "ams_lite", "n3f": "ams_2_pro", "n3s": "ams_ht"}
@@ -280,12 +293,20 @@ def _merge_by_id(
     Elements without a usable id are ignored. With ``drop_missing`` (a full report's AMS unit
     list), cached elements the message does not list are removed: the unit was unplugged.
     """
-    index = {_id_of(item): item for item in cached if _id_of(item) is not None}
+    index = {}
+    for item in cached:  # _id_of inline: this runs for every AMS unit and tray of a report
+        ident = item.get("id") if type(item) is dict else None
+        if type(ident) is str:
+            index[ident] = item
+        elif type(ident) is int:
+            index[str(ident)] = item
     seen = set()
     changed = False
     for item in incoming:
-        ident = _id_of(item)
-        if ident is None:
+        ident = item.get("id") if type(item) is dict else None
+        if type(ident) is int:
+            ident = str(ident)
+        elif type(ident) is not str:
             continue
         seen.add(ident)
         target = index.get(ident)
@@ -318,10 +339,14 @@ def _merge_tray(cached: dict[str, Any], update: dict[str, Any], depth: int) -> b
         return False
     size = len(update)
     if size == 1 or (size == 2 and update.get("state", 1) in (0, "0")):
-        material = [key for key in cached if key not in ("id", "state")]
-        for key in material:
-            del cached[key]
-        return _merge_dict(cached, update, depth, False) or bool(material)
+        emptied = {key: value for key, value in cached.items() if key in ("id", "state")}
+        _merge_dict(emptied, update, depth, False)
+        fingerprint = _fingerprint(emptied)
+        if emptied == cached and fingerprint is not None and fingerprint == _fingerprint(cached):
+            return False  # already empty: leave it as it is (key order included)
+        cached.clear()
+        cached.update(emptied)
+        return True
     return _merge_dict(cached, update, depth, False)
 
 
@@ -354,8 +379,9 @@ class PrinterState:
     def __init__(self, model: str | None = None) -> None:
         self._print: dict[str, Any] = {}
         self._ctx = ReadContext(model=model)
-        self._dirty: set[str] = set(_ALL)
-        self._dirty_keys: set[str] = set()  # FIELD_READERS keys changed since the last snapshot
+        self._sent = self._ctx.sent
+        # Bits (_BITS, _FIELD_BITS) of the sections and fields to read again at the next snapshot.
+        self._dirty = _ALL
         self._snapshot: Snapshot | None = None
         self._modules: tuple[dict[str, Any], ...] = ()
         self._seq = 0  # status messages merged (the clock of ReadContext.sent)
@@ -396,66 +422,71 @@ class PrinterState:
         return IGNORED
 
     def snapshot(self) -> Snapshot:
-        """The current snapshot; recomputes only the sections changed since the last call."""
+        """The current snapshot; recomputes only the sections and fields changed since the last
+        call."""
         snapshot = self._snapshot
         dirty = self._dirty
-        keys = self._dirty_keys
-        if not dirty and not keys and snapshot is not None:
+        if not dirty and snapshot is not None:
             return snapshot
         fields = {} if snapshot is None else snapshot.__dict__.copy()
         data, ctx = self._print, self._ctx
-        for key in keys:
-            name, read = FIELD_READERS[key]
-            fields[name] = read(data.get(key))
-        for name in dirty:
-            fields.update(SECTION_READERS[name](data, ctx))
-        dirty.clear()
-        keys.clear()
-        snapshot = self._snapshot = Snapshot.from_fields(fields)
+        steps = _READ_STEPS.get(dirty)
+        if steps is None:
+            steps = _read_steps(dirty)
+        for name, read, key in steps:
+            if name is None:
+                fields.update(read(data, ctx))
+            else:
+                fields[name] = read(data.get(key))
+        self._dirty = 0
+        snapshot = self._snapshot = _new_object(Snapshot)  # Snapshot.from_fields, inline
+        _set_attribute(snapshot, "__dict__", fields)
         return snapshot
 
     def _merge_status(self, body: dict[str, Any]) -> Update:
         cache = self._print
-        changed: frozenset[str] | None = None  # the sections Update.changed names
-        dirty: frozenset[str] | None = None  # the sections to read again
-        self._seq += 1
-        for key, value in body.items():
-            plan = _PLANS.get(key, _UNLISTED)
-            sections = plan.sections
-            if sections is None:
-                continue  # the envelope (command, msg, sequence_id)
-            rival = plan.rival
-            if rival is not None:  # a flat source of a two-place quantity (see _RIVALS)
-                if value is not None:
-                    sent = self._ctx.sent
-                    rival_at = sent.get(rival)
-                    if rival_at is not None and rival_at >= sent.get(key, -1):
-                        changed = sections if changed is None else changed | sections
-                        dirty = sections if dirty is None else dirty | sections
-                    sent[key] = self._seq
-            elif plan.stamped:
-                flipped = self._stamp(key, value)
-                if flipped:
-                    changed = flipped if changed is None else changed | flipped
-                    dirty = flipped if dirty is None else dirty | flipped
+        changed = 0  # section bits Update.changed names
+        dirty = 0  # section and field bits to read again
+        self._seq = seq = self._seq + 1
+        msg = body.get("msg")
+        full = msg == 0 if type(msg) is int else msg == "0"
+        # Printers send a handful of key sets over and over: the plan of each set (its keys less
+        # the envelope, each with how it merges) is worked out once.
+        shape = tuple(body)
+        plans = _SHAPES.get(shape)
+        if plans is None:
+            plans = _shape_plans(shape)
+        for key, code, changes, dirties, extra in plans:
+            value = body[key]
+            if code is not _PLAIN:
+                if code is _RIVAL:  # a flat source of a two-place quantity (see _RIVALS)
+                    if value is not None:
+                        sent = self._sent
+                        if sent.get(extra, -2) >= sent.get(key, -1):
+                            changed |= changes  # the rival was newer: read this one again
+                            dirty |= dirties
+                        sent[key] = seq
+                else:
+                    if code is not _MERGE:  # 3D, device: stamp their nested sources
+                        flipped = self._stamp(key, value)
+                        changed |= flipped
+                        dirty |= flipped
+                    if code is not _NESTED:  # a special merge (see _SPECIAL_MERGES)
+                        if type(value) is dict or type(value) is list:
+                            if code is _MERGE and _same(cache.get(key), value):
+                                continue  # an unchanged subtree of a full report
+                            merged = extra(cache, value, full)
+                            changed |= merged
+                            dirty |= merged
+                        continue
             kind = type(value)
-            merge = plan.merge
             if kind in _SCALARS:
                 old = cache.get(key, _MISSING)
                 if type(old) is kind and old == value:
                     continue
-                if type(old) is dict or type(old) is list or merge is not None:
+                if type(old) is dict or type(old) is list:
                     continue  # junk must not erase structure
                 cache[key] = value
-            elif merge is not None:
-                if plan.skip_when_same and _same(cache.get(key), value):
-                    continue
-                sections = merge(cache, value, _is_full(body))
-                if not sections:
-                    continue
-                changed = sections if changed is None else changed | sections
-                dirty = sections if dirty is None else dirty | sections
-                continue
             elif kind is dict or kind is list:
                 if _same(cache.get(key), value):
                     continue  # an unchanged subtree of a full report
@@ -463,35 +494,37 @@ class PrinterState:
                     continue
             else:
                 continue  # None or a non-JSON type: never clears, never stored
-            if plan.field:
-                self._dirty_keys.add(key)
-            elif sections:
-                dirty = sections if dirty is None else dirty | sections
-            if sections:
-                changed = sections if changed is None else changed | sections
-        msg = body.get("msg")
-        full = msg == 0 if type(msg) is int else msg == "0"
-        if dirty is not None:
-            self._dirty.update(dirty)
-        if changed is None:
-            return _status_update(_NO_CHANGE, full)
-        return _status_update(changed, full)
+            changed |= changes
+            dirty |= dirties
+        if dirty:
+            self._dirty |= dirty
+        update = _STATUS_UPDATES.get(changed << 1 | full)
+        return update if update is not None else _status_update(changed, full)
 
-    def _stamp(self, key: str, value: Any) -> frozenset[str] | None:
+    def _stamp(self, key: str, value: Any) -> int:
         """Record that this message carries the nested source(s) of two-place quantities ``key``
-        holds (``3D``, ``device``); returns the sections whose newest source this switches (the
-        flat sources are stamped inline in _merge_status)."""
-        sent = self._ctx.sent
+        holds (``3D``, ``device``); returns the section bits whose newest source this switches
+        (the flat sources are stamped inline in _merge_status)."""
+        if type(value) is not dict:
+            return 0
+        sent = self._sent
         seq = self._seq
-        flipped = None
-        for source in _nested_sources(key, value):
-            flats = _NESTED_RIVALS[source]
-            newest_flat = max(sent.get(flat, -1) for flat in flats)
-            if newest_flat > sent.get(source, -1):
-                sections = _RIVALS[flats[0]][1]
-                flipped = sections if flipped is None else flipped | sections
-            sent[source] = seq
-        if key == "device" and type(value) is dict and "extruder" in value:
+        flipped = 0
+        if key == "3D":
+            for name, source, flats, bits in _LAYER_SOURCES:
+                if name in value:
+                    if max(map(sent.get, flats, _NEVER)) > sent.get(source, -1):
+                        flipped |= bits
+                    sent[source] = seq
+            return flipped
+        for part, item in value.items():
+            probe = _DEVICE_SOURCES.get(part)
+            if probe is not None and probe[0](item):
+                _, source, flats, bits = probe
+                if max(map(sent.get, flats, _NEVER)) > sent.get(source, -1):
+                    flipped |= bits
+                sent[source] = seq
+        if "extruder" in value:
             self._ctx.extruder_version += 1
         return flipped
 
@@ -511,55 +544,58 @@ class PrinterState:
         self._modules = modules
         self._ctx.firmware = firmware
         self._ctx.ams_kinds = kinds
-        self._dirty.update(_VERSION)
-        return Update("version", _VERSION, reply, False)
+        self._dirty |= _VERSION
+        return Update("version", _VERSION_NAMES, reply, False)
 
 
-def _nested_sources(key: str, value: Any) -> list[str]:
-    """The nested sources of two-place quantities a ``3D`` or ``device`` value carries."""
-    if type(value) is not dict:
-        return []
-    if key == "3D":
-        return [f"3D.{name}" for name in ("layer_num", "total_layer_num") if name in value]
-    found = []
-    for part in ("bed", "ctc"):
-        if _info_temp_present(value.get(part)):
-            found.append(f"device.{part}")
-    extruder = value.get("extruder")
-    if type(extruder) is dict and type(extruder.get("info")) is list:
-        if any(type(e) is dict and "temp" in e for e in extruder["info"]):
-            found.append("device.extruder")
-    nozzle = value.get("nozzle")
-    if type(nozzle) is dict and type(nozzle.get("info")) is list and nozzle["info"]:
-        found.append("device.nozzle")
-    return found
+_NEVER = (-1, -1)  # "never sent", for each flat rival (there are at most two)
 
 
 def _info_temp_present(part: Any) -> bool:
     return type(part) is dict and type(part.get("info")) is dict and "temp" in part["info"]
 
 
-# Keys whose presence is stamped (ReadContext.sent): the flat sources and the nested containers.
-_STAMPED = frozenset({*_RIVALS, "3D", "device"})
+def _extruder_temp_present(extruder: Any) -> bool:
+    if type(extruder) is not dict or type(extruder.get("info")) is not list:
+        return False
+    return any(type(entry) is dict and "temp" in entry for entry in extruder["info"])
 
 
-def _is_full(body: dict[str, Any]) -> bool:
-    msg = body.get("msg")
-    return (type(msg) is int and msg == 0) or msg == "0"
+def _nozzle_info_present(nozzle: Any) -> bool:
+    return type(nozzle) is dict and type(nozzle.get("info")) is list and bool(nozzle["info"])
 
 
-def _merge_hms(cache: dict[str, Any], value: Any, full: bool) -> frozenset[str] | None:
+def _nested_source(name: str, probe: Callable[[Any], bool] | None = None) -> tuple[Any, ...]:
+    flats = tuple(_NESTED_RIVALS[name])
+    return (probe, name, flats, _RIVALS[flats[0]][1])
+
+
+# The nested sources a ``3D`` value can carry (present: stamped), as (key, source, flats, bits).
+_LAYER_SOURCES = tuple(
+    (source.split(".")[1], *_nested_source(source)[1:])
+    for source in ("3D.layer_num", "3D.total_layer_num")
+)
+# device.<part> → (the test that it carries a reading, source, flats, bits).
+_DEVICE_SOURCES = {
+    "bed": _nested_source("device.bed", _info_temp_present),
+    "ctc": _nested_source("device.ctc", _info_temp_present),
+    "extruder": _nested_source("device.extruder", _extruder_temp_present),
+    "nozzle": _nested_source("device.nozzle", _nozzle_info_present),
+}
+
+
+def _merge_hms(cache: dict[str, Any], value: Any, full: bool) -> int:
     """``hms`` replaces the whole list when present; ``[]`` clears it."""
     if type(value) is not list:
-        return None
+        return 0
     new = [_clone(entry, 2) for entry in value if type(entry) is dict]
     if new == cache.get("hms"):
-        return None
+        return 0
     cache["hms"] = new
     return _HMS
 
 
-def _merge_ams(cache: dict[str, Any], value: Any, full: bool) -> frozenset[str] | None:
+def _merge_ams(cache: dict[str, Any], value: Any, full: bool) -> int:
     """Units merge by id, their trays by id (see _merge_tray); scalars merge as usual.
 
     Only a unit list changes the "ams" section; ``tray_now`` changes "active_tray". The other AMS
@@ -567,11 +603,11 @@ def _merge_ams(cache: dict[str, Any], value: Any, full: bool) -> frozenset[str] 
     frequent AMS scalar deltas during a print do not rebuild every tray.
     """
     if type(value) is not dict:
-        return None
+        return 0
     cached = cache.get("ams")
     if type(cached) is not dict:
         cached = cache["ams"] = {}
-    sections = None
+    sections = 0
     for key, item in value.items():
         if key == "ams":
             if type(item) is list:
@@ -581,47 +617,51 @@ def _merge_ams(cache: dict[str, Any], value: Any, full: bool) -> frozenset[str] 
                 # A full report's unit list names every connected unit: a unit it omits was
                 # unplugged. A delta's list may be partial, so it never drops a unit.
                 if _merge_by_id(units, item, 1, _merge_unit, drop_missing=full):
-                    sections = _AMS if sections is None else sections | _AMS
+                    sections |= _AMS
         elif _same_scalar(cached.get(key), item):
             continue
         elif _merge_dict(cached, {key: item}, 1, False) and key == "tray_now":
-            sections = _ACTIVE_TRAY if sections is None else sections | _ACTIVE_TRAY
+            sections |= _ACTIVE_TRAY
     return sections
 
 
-def _merge_external(cache: dict[str, Any], value: Any, full: bool) -> frozenset[str] | None:
+def _merge_external(cache: dict[str, Any], value: Any, full: bool) -> int:
     """``vt_tray``: one tray dict, merged with the tray rule."""
     if type(value) is not dict:
-        return None
+        return 0
     cached = cache.get("vt_tray")
-    if type(cached) is not dict:
-        cached = cache["vt_tray"] = {}
-    return _AMS if _merge_tray(cached, value, 1) else None
+    created = type(cached) is not dict
+    if created:
+        cached = cache["vt_tray"] = {}  # even {} reads as an (empty) external slot
+    return _AMS if _merge_tray(cached, value, 1) or created else 0
 
 
-def _merge_virtual_slots(cache: dict[str, Any], value: Any, full: bool) -> frozenset[str] | None:
+def _merge_virtual_slots(cache: dict[str, Any], value: Any, full: bool) -> int:
     """``vir_slot`` (H2D external holders): trays merged by id."""
     if type(value) is not list:
-        return None
+        return 0
     cached = cache.get("vir_slot")
     if type(cached) is not list:
         cached = cache["vir_slot"] = []
-    return _AMS if _merge_by_id(cached, value, 1, _merge_tray) else None
+    return _AMS if _merge_by_id(cached, value, 1, _merge_tray) else 0
 
 
-def _merge_device(cache: dict[str, Any], value: Any, full: bool) -> frozenset[str] | None:
+def _merge_device(cache: dict[str, Any], value: Any, full: bool) -> int:
     """``device``: deep merge, id-keyed lists (extruder/nozzle info) merged by id."""
     if type(value) is not dict:
-        return None
+        return 0
     cached = cache.get("device")
     if type(cached) is not dict:
         cached = cache["device"] = {}
-    sections = None
+    sections = 0
     for part, item in value.items():
-        if _merge_dict(cached, {part: item}, 1, True):
-            part_sections = _DEVICE_SECTIONS.get(part)
-            if part_sections:
-                sections = part_sections if sections is None else sections | part_sections
+        old = cached.get(part)
+        if type(item) is dict and type(old) is dict:
+            merged = _merge_dict(old, item, 2, True)
+        else:
+            merged = _merge_dict(cached, {part: item}, 1, True)
+        if merged:
+            sections |= _DEVICE_SECTIONS.get(part, 0)
     return sections
 
 
@@ -629,7 +669,7 @@ def _merge_device(cache: dict[str, Any], value: Any, full: bool) -> frozenset[st
 # id-keyed lists may hold duplicate ids (they are stored as sent), which a merge by id rewrites.
 _SKIP_WHEN_SAME = frozenset({"hms", "ams", "vt_tray", "vir_slot"})
 
-_SPECIAL_MERGES: dict[str, Callable[[dict[str, Any], Any, bool], frozenset[str] | None]] = {
+_SPECIAL_MERGES: dict[str, Callable[[dict[str, Any], Any, bool], int]] = {
     "hms": _merge_hms,
     "ams": _merge_ams,
     "vt_tray": _merge_external,
@@ -638,35 +678,72 @@ _SPECIAL_MERGES: dict[str, Callable[[dict[str, Any], Any, bool], frozenset[str] 
 }
 
 
-class _Plan(NamedTuple):
-    """How _merge_status treats one top-level key (one lookup per key on the hot path).
+# How _merge_status treats a top-level key: (code, changed bits, dirty bits, extra), one lookup
+# per key on the hot path. Codes: _PLAIN (stored as sent; extra None), _ENVELOPE (not stored),
+# _RIVAL (a flat source of a two-place quantity; extra: its nested rival), _NESTED (``3D``: its
+# nested sources are stamped, then stored as sent), _MERGE (a special merge, extra; an exact copy
+# of the cached value is skipped), _STAMPED_MERGE (``device``: stamped, then its special merge).
+# A key read by FIELD_READERS dirties its field bit alone, not its whole section.
+_PLAIN, _ENVELOPE, _RIVAL, _NESTED, _MERGE, _STAMPED_MERGE = (
+    "plain",
+    "envelope",
+    "rival",
+    "3D",
+    "merge",
+    "device",
+)
+_UNLISTED = (_PLAIN, 0, 0, None)
 
-    sections: the sections it changes (named in Update.changed), None for the envelope. field:
-    read alone by FIELD_READERS (re-reads one field, not its section). stamped: a source of a
-    two-place quantity. merge: a special merge (returns the sections it changed).
-    """
 
-    sections: frozenset[str] | None
-    field: bool = False
-    stamped: bool = False
-    merge: Callable[[dict[str, Any], Any, bool], frozenset[str] | None] | None = None
-    skip_when_same: bool = False
-    rival: str | None = None  # a flat source: the nested source of the same quantity
+def _plan(key: str) -> tuple[str, int, int, Any]:
+    if key in _ENVELOPE:
+        return (_ENVELOPE, 0, 0, None)
+    changes = _KEY_SECTIONS.get(key) or 0
+    dirties = _FIELD_BITS.get(key, changes)
+    if key in _RIVALS:
+        return (_RIVAL, changes, dirties, _RIVALS[key][0])
+    if key == "3D":
+        return (_NESTED, changes, dirties, None)
+    if key == "device":
+        return (_STAMPED_MERGE, 0, 0, _merge_device)
+    if key in _SPECIAL_MERGES:
+        assert key in _SKIP_WHEN_SAME, key
+        return (_MERGE, 0, 0, _SPECIAL_MERGES[key])
+    return (_PLAIN, changes, dirties, None)
 
 
-_UNLISTED = _Plan(_NO_CHANGE)
-_PLANS: dict[str, _Plan] = {
-    key: _Plan(
-        sections if sections is not None or key not in _ENVELOPE else None,
-        field=key in FIELD_READERS,
-        stamped=key in _STAMPED,
-        merge=_SPECIAL_MERGES.get(key),
-        skip_when_same=key in _SKIP_WHEN_SAME,
-        rival=_RIVALS[key][0] if key in _RIVALS else None,
-    )
-    for key, sections in {
-        **_KEY_SECTIONS,
-        **dict.fromkeys(_SPECIAL_MERGES, _NO_CHANGE),
-        **{key: _KEY_SECTIONS.get(key, _NO_CHANGE) for key in _STAMPED},
-    }.items()
-}
+_PLANS = {key: _plan(key) for key in {*_KEY_SECTIONS, *_SPECIAL_MERGES, *FIELD_READERS}}
+_SHAPES: dict[tuple[str, ...], tuple[tuple[Any, ...], ...]] = {}
+
+
+def _shape_plans(shape: tuple[str, ...]) -> tuple[tuple[Any, ...], ...]:
+    """(key, *plan) for each key of a status body but the envelope, memoized per key set."""
+    plans = []
+    for key in shape:
+        plan = _PLANS.get(key, _UNLISTED)
+        if plan[0] is not _ENVELOPE:
+            plans.append((key, *plan))
+    if len(_SHAPES) >= 1024:
+        _SHAPES.clear()  # bounded: a hostile printer could send endless key sets
+    result = _SHAPES[shape] = tuple(plans)
+    return result
+
+
+def _read_steps(dirty: int) -> tuple[tuple[Any, Any, Any], ...]:
+    """What snapshot() runs for ``dirty``: (None, section reader, None) per dirty section and
+    (field, reader, key) per dirty field its section does not already cover. Memoized per mask."""
+    steps: list[tuple[Any, Any, Any]] = []
+    for name, bit in _BITS.items():
+        if dirty & bit:
+            steps.append((None, SECTION_READERS[name], None))
+    for key, bit in _FIELD_BITS.items():
+        if dirty & bit and not dirty & (_KEY_SECTIONS.get(key) or 0):
+            name, read = FIELD_READERS[key]
+            steps.append((name, read, key))
+    if len(_READ_STEPS) >= 4096:
+        _READ_STEPS.clear()  # bounded: a hostile printer could make many combinations
+    result = _READ_STEPS[dirty] = tuple(steps)
+    return result
+
+
+_READ_STEPS: dict[int, tuple[tuple[Any, Any, Any], ...]] = {}

@@ -380,7 +380,7 @@ class ReadContext:
     sent: dict[str, int] = field(init=False, default_factory=dict, repr=False, compare=False)
     # Bumped whenever device.extruder changes, so its decoded temperatures are reused until then.
     extruder_version: int = field(init=False, default=0, repr=False, compare=False)
-    extruder_cache: tuple[int, tuple[Any, ...], int] | None = field(
+    extruder_cache: tuple[int, tuple[Any, ...], int, Any] | None = field(
         init=False, default=None, repr=False, compare=False
     )
 
@@ -449,17 +449,37 @@ def newest(ctx: ReadContext, flat_key: str, flat: Any, nested_key: str, nested: 
 
 
 def read_progress(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
-    nested = p.get("3D")
-    layer, total = as_int(p.get("layer_num")), as_int(p.get("total_layer_num"))
-    if type(nested) is dict:
-        layer = newest(ctx, "layer_num", layer, "3D.layer_num", as_int(nested.get("layer_num")))
-        nested_total = as_int(nested.get("total_layer_num"))
-        total = newest(ctx, "total_layer_num", total, "3D.total_layer_num", nested_total)
     return {
-        **_read_fields(p, ("mc_percent", "mc_remaining_time", "stg_cur")),
-        "layer": layer,
-        "total_layers": total,
+        "progress_pct": _percent(p.get("mc_percent")),
+        "remaining_minutes": _minutes(p.get("mc_remaining_time")),
+        "stage": as_int(p.get("stg_cur")),
+        **read_layers(p, ctx),
     }
+
+
+def read_layers(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
+    """``layer``/``total_layers``: flat or ``3D`` nested, whichever the printer sent last (the
+    part of the progress section that layer deltas change)."""
+    layer = p.get("layer_num")
+    if type(layer) is not int or not -MAX_NUMBER <= layer <= MAX_NUMBER:
+        layer = as_int(layer)
+    total = p.get("total_layer_num")
+    if type(total) is not int or not -MAX_NUMBER <= total <= MAX_NUMBER:
+        total = as_int(total)
+    nested = p.get("3D")
+    if type(nested) is dict:
+        sent = ctx.sent
+        packed = as_int(nested.get("layer_num"))
+        if packed is not None and (
+            layer is None or sent.get("layer_num", -1) <= sent.get("3D.layer_num", -1)
+        ):
+            layer = packed
+        packed = as_int(nested.get("total_layer_num"))
+        if packed is not None and (
+            total is None or sent.get("total_layer_num", -1) <= sent.get("3D.total_layer_num", -1)
+        ):
+            total = packed
+    return {"layer": layer, "total_layers": total}
 
 
 def _percent(value: Any) -> int | None:
@@ -472,15 +492,33 @@ def _minutes(value: Any) -> int | None:
     return minutes if minutes is not None and minutes >= 0 else None
 
 
+def _packed_temps(part: Any) -> tuple[float | None, float | None]:
+    """``{"info": {"temp": packed}}`` → (current, target); (None, None) when unreadable."""
+    info = part.get("info") if type(part) is dict else None
+    temp = info.get("temp") if type(info) is dict else None
+    if type(temp) is int and 0 <= temp <= MAX_NUMBER:
+        return float(temp & 0xFFFF), float((temp >> 16) & 0xFFFF)
+    return unpack_temp(temp)
+
+
 def read_bed_temps(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
     """Flat ``bed_temper``/``bed_target_temper``, or the packed ``device.bed`` (newest wins)."""
-    current = as_float(p.get("bed_temper"))
-    target = as_float(p.get("bed_target_temper"))
+    current = p.get("bed_temper")
+    if type(current) is not float or not -MAX_NUMBER <= current <= MAX_NUMBER:
+        current = as_float(current)
+    target = p.get("bed_target_temper")
+    if type(target) is not float or not -MAX_NUMBER <= target <= MAX_NUMBER:
+        target = as_float(target)
     device = p.get("device")
     if type(device) is dict and "bed" in device:
-        packed, packed_target = unpack_temp(_info_temp(device["bed"]))
-        current = newest(ctx, "bed_temper", current, "device.bed", packed)
-        target = newest(ctx, "bed_target_temper", target, "device.bed", packed_target)
+        packed, packed_target = _packed_temps(device["bed"])
+        if packed is not None:
+            sent = ctx.sent
+            nested_at = sent.get("device.bed", -1)
+            if current is None or sent.get("bed_temper", -1) <= nested_at:
+                current = packed
+            if target is None or sent.get("bed_target_temper", -1) <= nested_at:
+                target = packed_target
     return {"bed_temp": current, "bed_target": target}
 
 
@@ -493,27 +531,42 @@ def read_chamber_temp(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
         sensor = packed_part  # an unknown model is trusted only when it reports device.ctc
     if not sensor:
         return {"chamber_temp": None}
-    current = as_float(p.get("chamber_temper"))
+    current = p.get("chamber_temper")
+    if type(current) is not float or not -MAX_NUMBER <= current <= MAX_NUMBER:
+        current = as_float(current)
     if packed_part:
-        packed = unpack_temp(_info_temp(device["ctc"]))[0]
-        current = newest(ctx, "chamber_temper", current, "device.ctc", packed)
+        packed = _packed_temps(device["ctc"])[0]
+        if packed is not None and (
+            current is None or ctx.sent.get("chamber_temper", -1) <= ctx.sent.get("device.ctc", -1)
+        ):
+            current = packed
     return {"chamber_temp": current}
 
 
 def read_nozzle_temps(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
     """The active nozzle: flat ``nozzle_temper``/``nozzle_target_temper`` or the active extruder's
     packed temperature (newest wins); every extruder's pair on dual-nozzle printers."""
-    current = as_float(p.get("nozzle_temper"))
-    target = as_float(p.get("nozzle_target_temper"))
+    current = p.get("nozzle_temper")
+    if type(current) is not float or not -MAX_NUMBER <= current <= MAX_NUMBER:
+        current = as_float(current)
+    target = p.get("nozzle_target_temper")
+    if type(target) is not float or not -MAX_NUMBER <= target <= MAX_NUMBER:
+        target = as_float(target)
     device = p.get("device")
     if type(device) is not dict or "extruder" not in device:
         return {"nozzle_temp": current, "nozzle_target": target, "extruder_temps": ()}
-    extruders, active = _extruders(device, ctx)
+    extruders, active, _ = _extruders(device, ctx)
     if extruders:
         pair = extruders[min(active, len(extruders) - 1)]
         if pair.current is not None:
-            current = newest(ctx, "nozzle_temper", current, "device.extruder", pair.current)
-            target = newest(ctx, "nozzle_target_temper", target, "device.extruder", pair.target)
+            sent = ctx.sent
+            nested_at = sent.get("device.extruder", -1)
+            if current is None or sent.get("nozzle_temper", -1) <= nested_at:
+                current = pair.current
+            if pair.target is not None and (
+                target is None or sent.get("nozzle_target_temper", -1) <= nested_at
+            ):
+                target = pair.target
     return {
         "nozzle_temp": current,
         "nozzle_target": target,
@@ -521,15 +574,25 @@ def read_nozzle_temps(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
     }
 
 
-def _extruders(device: dict[str, Any], ctx: ReadContext) -> tuple[tuple[TempPair, ...], int]:
-    """Decoded extruder temperatures and the active index, reused until device.extruder changes."""
+_NO_SNOW = object()
+
+
+def _extruders(device: dict[str, Any], ctx: ReadContext) -> tuple[tuple[TempPair, ...], int, Any]:
+    """Decoded extruder temperatures, the active index, and the active extruder's ``snow`` when
+    there are several extruders (else _NO_SNOW), reused until device.extruder changes."""
     cache = ctx.extruder_cache
     if cache is not None and cache[0] == ctx.extruder_version:
-        return cache[1], cache[2]
-    extruders = _extruder_temps(device)
+        return cache[1], cache[2], cache[3]
+    entries = _extruder_entries(device)
+    extruders = tuple(TempPair(*unpack_temp(e.get("temp"))) for e in entries)
     active = _active_extruder(device)
-    ctx.extruder_cache = (ctx.extruder_version, extruders, active)
-    return extruders, active
+    snow = _NO_SNOW
+    if len(entries) > 1:
+        entry = entries[min(active, len(entries) - 1)]
+        if "snow" in entry:
+            snow = entry.get("snow")
+    ctx.extruder_cache = (ctx.extruder_version, extruders, active, snow)
+    return extruders, active, snow
 
 
 def _info_temp(part: Any) -> Any:
@@ -538,11 +601,9 @@ def _info_temp(part: Any) -> Any:
 
 def _extruder_entries(device: dict[str, Any]) -> list[dict[str, Any]]:
     entries = [e for e in as_list(as_dict(device.get("extruder")).get("info")) if type(e) is dict]
-    return sorted(entries, key=lambda entry: as_int(entry.get("id")) or 0)
-
-
-def _extruder_temps(device: dict[str, Any]) -> tuple[TempPair, ...]:
-    return tuple(TempPair(*unpack_temp(e.get("temp"))) for e in _extruder_entries(device))
+    if len(entries) > 1:
+        entries.sort(key=lambda entry: as_int(entry.get("id")) or 0)
+    return entries
 
 
 def _active_extruder(device: dict[str, Any]) -> int:
@@ -612,12 +673,10 @@ def read_active_tray(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
     nozzle it means.
     """
     device = p.get("device")
-    if type(device) is dict:
-        entries = _extruder_entries(device)
-        if len(entries) > 1:
-            active = entries[min(_active_extruder(device), len(entries) - 1)]
-            if "snow" in active:
-                return {"active_tray": slot_from_snow(active.get("snow"))}
+    if type(device) is dict and "extruder" in device:
+        snow = _extruders(device, ctx)[2]
+        if snow is not _NO_SNOW:
+            return {"active_tray": slot_from_snow(snow)}
     return {"active_tray": slot_from_tray_now(as_dict(p.get("ams")).get("tray_now"))}
 
 
