@@ -24,7 +24,13 @@ from typing import Any, NamedTuple
 import orjson
 
 from printers.bambu.commands import Reply, parse_reply
-from printers.bambu.snapshot import FIELD_READERS, SECTION_READERS, ReadContext, Snapshot
+from printers.bambu.snapshot import (
+    FIELD_READERS,
+    SECTION_READERS,
+    ReadContext,
+    Snapshot,
+    read_layers,
+)
 
 MAX_PAYLOAD_BYTES = 1024 * 1024
 # Real reports nest 6 levels deep; anything past this is junk and is dropped, not recursed into.
@@ -111,6 +117,13 @@ _BITS: dict[str, int] = {name: 1 << index for index, name in enumerate(SECTION_R
 _FIELD_BITS: dict[str, int] = {
     key: 1 << (len(_BITS) + index) for index, key in enumerate(FIELD_READERS)
 }
+
+
+# Parts of a section read on their own when only their keys changed: layer deltas (flat or 3D)
+# re-read the layers, not the whole progress section. (bit, section, reader)
+_LAYERS = 1 << (len(_BITS) + len(_FIELD_BITS))
+_PARTS = ((_LAYERS, "progress", read_layers),)
+_KEY_DIRTY = {"layer_num": _LAYERS, "total_layer_num": _LAYERS, "3D": _LAYERS}
 
 
 def _sections(*names: str) -> int:
@@ -272,7 +285,10 @@ def _merge_plain(dst: dict[str, Any], src: dict[str, Any], depth: int) -> bool:
 
 
 def _id_keyed(items: list[Any]) -> bool:
-    return all(type(item) is dict and "id" in item for item in items)
+    for item in items:
+        if type(item) is not dict or "id" not in item:
+            return False
+    return True
 
 
 def _id_of(item: Any) -> Any:
@@ -468,9 +484,7 @@ class PrinterState:
                         sent[key] = seq
                 else:
                     if code is not _MERGE:  # 3D, device: stamp their nested sources
-                        flipped = self._stamp(key, value)
-                        changed |= flipped
-                        dirty |= flipped
+                        changed |= self._stamp(key, value)
                     if code is not _NESTED:  # a special merge (see _SPECIAL_MERGES)
                         if type(value) is dict or type(value) is list:
                             if code is _MERGE and _same(cache.get(key), value):
@@ -503,8 +517,8 @@ class PrinterState:
 
     def _stamp(self, key: str, value: Any) -> int:
         """Record that this message carries the nested source(s) of two-place quantities ``key``
-        holds (``3D``, ``device``); returns the section bits whose newest source this switches
-        (the flat sources are stamped inline in _merge_status)."""
+        holds (``3D``, ``device``); returns the section bits whose newest source this switches,
+        and marks what they read dirty (the flat sources are stamped inline in _merge_status)."""
         if type(value) is not dict:
             return 0
         sent = self._sent
@@ -516,6 +530,8 @@ class PrinterState:
                     if max(map(sent.get, flats, _NEVER)) > sent.get(source, -1):
                         flipped |= bits
                     sent[source] = seq
+            if flipped:
+                self._dirty |= _LAYERS
             return flipped
         for part, item in value.items():
             probe = _DEVICE_SOURCES.get(part)
@@ -526,6 +542,8 @@ class PrinterState:
                 sent[source] = seq
         if "extruder" in value:
             self._ctx.extruder_version += 1
+        if flipped:
+            self._dirty |= flipped
         return flipped
 
     def _apply_version(self, info: dict[str, Any], reply: Reply | None) -> Update:
@@ -558,7 +576,10 @@ def _info_temp_present(part: Any) -> bool:
 def _extruder_temp_present(extruder: Any) -> bool:
     if type(extruder) is not dict or type(extruder.get("info")) is not list:
         return False
-    return any(type(entry) is dict and "temp" in entry for entry in extruder["info"])
+    for entry in extruder["info"]:
+        if type(entry) is dict and "temp" in entry:
+            return True
+    return False
 
 
 def _nozzle_info_present(nozzle: Any) -> bool:
@@ -699,7 +720,7 @@ def _plan(key: str) -> tuple[str, int, int, Any]:
     if key in _ENVELOPE:
         return (_ENVELOPE, 0, 0, None)
     changes = _KEY_SECTIONS.get(key) or 0
-    dirties = _FIELD_BITS.get(key, changes)
+    dirties = _FIELD_BITS.get(key) or _KEY_DIRTY.get(key, changes)
     if key in _RIVALS:
         return (_RIVAL, changes, dirties, _RIVALS[key][0])
     if key == "3D":
@@ -740,6 +761,9 @@ def _read_steps(dirty: int) -> tuple[tuple[Any, Any, Any], ...]:
         if dirty & bit and not dirty & (_KEY_SECTIONS.get(key) or 0):
             name, read = FIELD_READERS[key]
             steps.append((name, read, key))
+    for bit, section, read in _PARTS:
+        if dirty & bit and not dirty & _BITS[section]:
+            steps.append((None, read, None))
     if len(_READ_STEPS) >= 4096:
         _READ_STEPS.clear()  # bounded: a hostile printer could make many combinations
     result = _READ_STEPS[dirty] = tuple(steps)

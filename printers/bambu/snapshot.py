@@ -120,6 +120,8 @@ def as_list(value: Any) -> list[Any]:
 
 def unpack_temp(value: Any) -> tuple[float | None, float | None]:
     """H2D-style packed temperature: low 16 bits current, high 16 bits target."""
+    if type(value) is int and 0 <= value <= MAX_NUMBER:  # the common case, without as_int
+        return float(value & 0xFFFF), float((value >> 16) & 0xFFFF)
     number = as_int(value)
     if number is None or number < 0:
         return None, None
@@ -496,8 +498,6 @@ def _packed_temps(part: Any) -> tuple[float | None, float | None]:
     """``{"info": {"temp": packed}}`` → (current, target); (None, None) when unreadable."""
     info = part.get("info") if type(part) is dict else None
     temp = info.get("temp") if type(info) is dict else None
-    if type(temp) is int and 0 <= temp <= MAX_NUMBER:
-        return float(temp & 0xFFFF), float((temp >> 16) & 0xFFFF)
     return unpack_temp(temp)
 
 
@@ -584,7 +584,7 @@ def _extruders(device: dict[str, Any], ctx: ReadContext) -> tuple[tuple[TempPair
     if cache is not None and cache[0] == ctx.extruder_version:
         return cache[1], cache[2], cache[3]
     entries = _extruder_entries(device)
-    extruders = tuple(TempPair(*unpack_temp(e.get("temp"))) for e in entries)
+    extruders = tuple([TempPair(*unpack_temp(entry.get("temp"))) for entry in entries])
     active = _active_extruder(device)
     snow = _NO_SNOW
     if len(entries) > 1:
