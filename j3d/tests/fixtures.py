@@ -16,6 +16,17 @@ if TYPE_CHECKING:
     from rest_framework.test import APIClient
 
 
+# The longest tests (schemathesis: a few thousand requests) start first, so the xdist workers
+# share out the rest around them instead of one of them ending the run alone.
+LONGEST_FIRST = ("j3d/tests/test_schemathesis.py",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """After pytest-django's order (database tests first, then transactional ones, then the rest),
+    which a test at the front of the database group keeps."""
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in LONGEST_FIRST)
+
+
 def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
     """A long bytes parameter (a zip built at import: its entries carry the time) is named by its
     size, not its bytes: each xdist worker collects the tests anew and must get the same ids."""
