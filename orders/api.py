@@ -66,8 +66,7 @@ class OrderViewSet(
         orders = Order.objects.for_owner(self.request.user).prefetch_related("items")
         if self.action != "list":
             return orders
-        # A plain dict: DRF would read an empty "?status=" from a QueryDict as "not given".
-        query = OrderFilterSerializer(data=self.request.query_params.dict())
+        query = OrderFilterSerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
         return orders.matching(**query.validated_data)
 

@@ -5,7 +5,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from j3d.lib.serializers import ModelSerializer
+from j3d.lib.serializers import ModelSerializer, QuerySerializer
 from orders.models import EtsyConnection, Order, OrderItem, ProductProfile, validate_variations
 
 
@@ -253,7 +253,7 @@ class ProfileFromItemSerializer(serializers.Serializer):
     )
 
 
-class OrderFilterSerializer(serializers.Serializer):
+class OrderFilterSerializer(QuerySerializer):
     """Query parameters of the order list."""
 
     status = serializers.ChoiceField(choices=Order.Status.choices, required=False)

@@ -14,6 +14,7 @@ from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 from j3d.lib.renderers import CSVRenderer, CSVTable, cell
+from j3d.lib.serializers import query_errors
 from scheduling.serializers import (
     AnalyticsMaterialSerializer,
     AnalyticsOrderSerializer,
@@ -53,6 +54,9 @@ class AnalyticsView(APIView):
         raise NotImplementedError
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        errors = query_errors(request.query_params, ["format"])
+        if errors:
+            raise ValidationError(errors)
         if request.query_params.get("format", None) == "":  # DRF reads an empty one as absent
             raise ValidationError({"format": ["Give json or csv, or leave the parameter out."]})
         try:

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from j3d.lib import limits
-from j3d.lib.serializers import ModelSerializer, Serializer
+from j3d.lib.serializers import ModelSerializer, QuerySerializer, Serializer
 from scheduling.models import FarmSettings, ScheduledPrint
 
 
@@ -137,7 +137,7 @@ class ScheduleOrderSerializer(Serializer):
     )
 
 
-class StatusFilterSerializer(Serializer):
+class StatusFilterSerializer(QuerySerializer):
     status = serializers.ChoiceField(choices=ScheduledPrint.Status.choices, required=False)
 
 
@@ -208,7 +208,7 @@ MAX_RANGE_DAYS = 3660
 EARLIEST, LATEST = date(2000, 1, 1), date(2999, 12, 31)
 
 
-class AnalyticsRangeSerializer(serializers.Serializer):
+class AnalyticsRangeSerializer(QuerySerializer):
     """`?from=YYYY-MM-DD&to=YYYY-MM-DD` (whole days, UTC; default the last 30 days)."""
 
     def get_fields(self) -> dict[str, serializers.Field]:
@@ -220,8 +220,6 @@ class AnalyticsRangeSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         for name in ("from", "to"):
-            if self.initial_data.get(name) == "":  # DRF reads an empty query value as absent
-                raise serializers.ValidationError({name: ["A date like 2026-01-31."]})
             if name in attrs and not EARLIEST <= attrs[name] <= LATEST:
                 raise serializers.ValidationError({name: [f"Between {EARLIEST} and {LATEST}."]})
         last = attrs.get("to") or timezone.localdate()

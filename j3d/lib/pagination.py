@@ -23,9 +23,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from j3d.lib.serializers import query_errors
+
 
 def query_number(request: Request, name: str, default: int, low: int, high: int) -> int:
-    """The whole number ``name`` of the query string, ``default`` when absent or empty."""
+    """The whole number ``name`` of the query string, ``default`` when absent or empty; given
+    once (query_errors)."""
+    errors = query_errors(request.query_params, [name])
+    if errors:
+        raise ValidationError(errors)
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
@@ -120,6 +126,9 @@ class TimeCursorPagination(CursorPagination):
     def decode_cursor(self, request: Request) -> Any:
         """DRF's cursor, refused with a 400 naming it when mangled or forged (its position is
         client-held text that becomes a datetime filter)."""
+        errors = query_errors(request.query_params, [self.cursor_query_param])
+        if errors:
+            raise ValidationError(errors)
         try:
             cursor = super().decode_cursor(request)
             if cursor is not None and cursor.position is not None:

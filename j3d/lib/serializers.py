@@ -6,7 +6,7 @@ type is refused with a 400 naming the field. Form and multipart bodies (a file u
 strings carry only text, so they keep DRF's parsing.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.http import QueryDict
@@ -75,19 +75,35 @@ class ModelSerializer(JSONTypesMixin, serializers.ModelSerializer):
     pass
 
 
+def query_errors(query: Mapping, names: Iterable[str]) -> dict[str, list[str]]:
+    """What is wrong with the query parameters ``names`` as given, by name: each one the schema
+    documents is a single value, so a repeated one (``?page=1&page=2``, which Django would read as
+    its last value) is refused rather than half read, and so is a NUL character, which no value
+    needs and PostgreSQL cannot store or compare."""
+    errors = {}
+    for name in names:
+        values = query.getlist(name) if isinstance(query, QueryDict) else [query.get(name)]
+        if len(values) > 1:
+            errors[name] = ["Give this parameter once."]
+        elif any(isinstance(value, str) and "\x00" in value for value in values):
+            errors[name] = ["Must not contain a NUL character."]
+    return errors
+
+
 class QuerySerializer(serializers.Serializer):
-    """Query-string filters. DRF skips an empty optional value (`?until=`) as if it were absent;
-    a filter the client named but left empty is refused instead, so a typo is not a silent
-    "no filter"."""
+    """Query-string filters. Each parameter is given at most once, without NUL (query_errors).
+    DRF skips an empty optional value (`?until=`) as if it were absent; a filter the client named
+    but left empty is refused instead, so a typo is not a silent "no filter" (unless the field
+    allows blank, as a search does)."""
 
     def to_internal_value(self, data: Any) -> Any:
-        empty = {
-            name: ["Give a value, or leave the parameter out."]
-            for name in self.fields
-            if name in data and data.get(name) == ""
-        }
-        if empty:
-            raise serializers.ValidationError(empty)
+        errors = query_errors(data, [name for name in self.fields if name in data])
+        for name, field in self.fields.items():
+            blank_ok = getattr(field, "allow_blank", False)
+            if name not in errors and name in data and data.get(name) == "" and not blank_ok:
+                errors[name] = ["Give a value, or leave the parameter out."]
+        if errors:
+            raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
 
 
