@@ -477,3 +477,65 @@ def _inversions(placed: list[tuple[int, int]]) -> int:
         total += sum(seen[:rank])
         seen[rank] += 1
     return total
+
+
+def fewer_swaps(farm: Farm, sched: Schedule, max_jobs: int, max_tries: int = 4000) -> Schedule:
+    """Local search aimed at swaps: a job planned after a swap is moved to another place (on its
+    printer or another) or exchanged with another job, and the change is kept when the whole
+    objective gets better (so never a late job more, never a minute later: swaps rank last, and
+    a move that shortens the lateness is kept too).
+
+    Each try lays the whole plan out again, so this runs on farms of up to ``max_jobs`` jobs and
+    for at most ``max_tries`` tries (a count, so the same farm gives the same plan), where the
+    passes and CP-SAT leave swaps one move removes (a colour run split over two printers, say).
+    """
+    placed = [k for k in range(len(farm.jobs)) if sched.printer[k] >= 0]
+    if not placed or len(placed) > max_jobs:
+        return sched
+    jobs = farm.jobs
+    n_printers = len(farm.printers)
+    note = sched.note.split("+swaps")[0] + "+swaps"
+    best = sched
+    tries = 0
+
+    def allowed(k: int, i: int) -> bool:
+        j = jobs[k]
+        return (j.pin is None or j.pin == i) and bool(farm.compat[j.group, i])
+
+    def trials(sequences: list[list[int]]):
+        for k in sorted(
+            (k for k in placed if best.swap[k] is not None), key=lambda k: (best.start[k], k)
+        ):
+            home = best.printer[k]
+            for i in range(n_printers):
+                if not allowed(k, i):
+                    continue
+                for pos in range(len(sequences[i]) + (i != home)):
+                    trial = [list(seq) for seq in sequences]
+                    trial[home].remove(k)
+                    if i == home and trial[i][pos : pos + 1] == [k]:
+                        continue
+                    trial[i].insert(pos, k)
+                    if trial != sequences:
+                        yield trial
+            for m in placed:
+                other = best.printer[m]
+                if other == home or not allowed(k, other) or not allowed(m, home):
+                    continue
+                trial = [list(seq) for seq in sequences]
+                a, b = trial[home].index(k), trial[other].index(m)
+                trial[home][a], trial[other][b] = m, k
+                yield trial
+
+    improved = True
+    while improved and tries < max_tries:
+        improved = False
+        for trial in trials(best.sequences(n_printers)):
+            tries += 1
+            again = retime(farm, trial, note)
+            if again.objective < best.objective:
+                best, improved = again, True
+                break
+            if tries >= max_tries:
+                break
+    return best

@@ -362,3 +362,38 @@ def test_random_farms_plan_validly_with_and_without_cpsat(seed):
     instance = random_instance(seed, 30, 4)
     valid_plan(instance)
     valid_plan(instance, cpsat_budget=0.3)
+
+
+# -- fewer swaps (the local search after CP-SAT) -------------------------------------------------
+
+
+def test_a_colour_run_split_over_two_printers_is_joined_to_save_a_swap():
+    from scheduling.planner.construct import fewer_swaps, retime
+
+    instance = farm(
+        [printer(1, "P1S", pla()), printer(2, "P1S", pla())],
+        [job(10, 30, color="000000"), job(11, 300), job(12, 30, color="000000")],
+        swap_minutes=10,
+    )
+    f = Farm(instance)
+    split = retime(f, [[0], [1, 2]])  # black on both printers: two swaps
+    assert split.objective[-1] == 2
+    joined = fewer_swaps(f, split, max_jobs=10)
+    assert joined.objective < split.objective and joined.objective[-1] == 1
+    assert joined.printer[0] == joined.printer[2]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances())
+def test_fewer_swaps_keeps_every_rule_and_never_makes_the_plan_worse(instance):
+    from scheduling.planner.construct import fewer_swaps
+    from scheduling.planner.solve import construct, to_plan
+
+    f = Farm(instance)
+    before = construct(f)
+    after = fewer_swaps(f, before, max_jobs=60, max_tries=300)
+    assert after.objective <= before.objective
+    assert check_plan(instance, to_plan(f, after)) == []
+    for j in f.jobs:
+        if j.pin is not None and after.printer[j.index] >= 0:
+            assert after.printer[j.index] == j.pin
