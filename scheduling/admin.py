@@ -72,7 +72,10 @@ class ScheduledPrintAdmin(admin.ModelAdmin):
     list_filter = ["status", "upload_state", "printer", "user"]
     search_fields = ["job_name", "file_name", "notes"]
     list_select_related = ["printer", "order", "user", "planned_printer"]
+    # A job's status moves only through job_move (the actions below), never by editing the field.
     readonly_fields = [
+        "status",
+        "failed_reason",
         "started_at",
         "completed_at",
         "created_at",

@@ -191,3 +191,16 @@ def test_a_jobs_page_shows_its_upload_progress_and_error_but_not_the_claim(
     assert "stopped during attempt 1" in text
     assert "secret-claim-token" not in text
     assert job.job_name in listing.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_jobs_status_is_not_a_form_field_it_moves_through_the_actions(
+    staff_client, owner, printer
+):
+    job = make_job(owner, printer, status=Status.COMPLETED)
+
+    page = staff_client.get(f"/admin/scheduling/scheduledprint/{job.pk}/change/")
+
+    form = page.context["adminform"].form
+    assert "status" not in form.fields and "failed_reason" not in form.fields
+    assert "priority" in form.fields
