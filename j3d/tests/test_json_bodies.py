@@ -24,3 +24,10 @@ def test_a_nul_character_inside_a_json_value_sent_as_a_form_is_refused(api):
 
     assert response.status_code == 400, response.content
     assert response.json() == {"filaments": ["Must not contain a NUL character."]}
+
+
+def test_a_name_longer_than_its_limit_as_sent_is_refused_though_trimmed_it_fits(api):
+    response = api.post("/api/product-profiles/", {"name": "\t" + "x" * 200}, format="json")
+
+    assert response.status_code == 400, response.content
+    assert response.json() == {"name": ["Ensure this field has no more than 200 characters."]}
