@@ -53,6 +53,20 @@ def _needs_developer_mode(status: PrinterStatus) -> bool:
     )
 
 
+def printer_waits_for(*, printer: Printer, owner_auto_dispatch: bool = True) -> str:
+    """What a person must do before this idle printer starts its next planned job by itself
+    ("" when nothing): the dispatcher skips the printer for it, the plan shows it on the job."""
+    planning = getattr(printer, "planning", None)
+    status = getattr(printer, "status", None)
+    if not owner_auto_dispatch or (planning is not None and not planning.auto_dispatch):
+        return "Auto-dispatch is off: start it yourself."
+    if status is not None and _needs_developer_mode(status):
+        return f"{printer.name} refuses remote control: turn on its Developer Mode."
+    if planning is None or not planning.plate_clear:
+        return f"Waiting for someone to clear the plate of {printer.name}."
+    return ""
+
+
 def _next_job(printer: Printer) -> ScheduledPrint | None:
     return (
         ScheduledPrint.objects.filter(user_id=printer.user_id)
@@ -183,7 +197,7 @@ def farm_dispatch(*, user_id: int | None = None) -> list[int]:
             continue
         if status is None or not status.online or status.state in PrinterStatus.BUSY_STATES:
             continue
-        if _needs_developer_mode(status) or planning is None or not planning.plate_clear:
+        if printer_waits_for(printer=printer):
             continue
         if _dispatch(job, printer):
             sent.append(job.pk)

@@ -15,9 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from j3d import events
-from printers.models import Printer
+from printers.models import Printer, PrinterStatus
 from scheduling import planner
 from scheduling.models import FarmPlan, FarmSettings, PrinterPlanning, ScheduledPrint
+from scheduling.services.autodispatch import printer_waits_for
 
 BUSY_STATES = frozenset({"prepare", "running", "pause", "slicing"})
 DEFAULT_DURATION_MINUTES = 60
@@ -138,6 +139,7 @@ def farm_replan(*, user_id: int, now: datetime | None = None) -> FarmPlan:
             else None
         )
         job.waiting_reason = reasons.get(job.pk, "")
+    _explain_next_jobs(user_id, jobs)
     with transaction.atomic():
         ScheduledPrint.objects.bulk_update(jobs, PLAN_FIELDS, batch_size=500)
         # Jobs that ended since carry no plan.
@@ -161,6 +163,30 @@ def farm_replan(*, user_id: int, now: datetime | None = None) -> FarmPlan:
             },
         )
     return farm_plan
+
+
+def _explain_next_jobs(user_id: int, jobs: list[ScheduledPrint]) -> None:
+    """A planned job that is its idle printer's next one but will not start by itself says what
+    a person must do (clear the plate, start it, ...), as the dispatcher decides it."""
+    owner_on = not FarmSettings.objects.filter(user_id=user_id, auto_dispatch=False).exists()
+    next_job: dict[int, ScheduledPrint] = {}
+    for job in jobs:
+        if job.status in ScheduledPrint.WAITING and job.expected_start is not None:
+            printer_id = job.printer_id or job.planned_printer_id
+            current = next_job.get(printer_id)
+            if current is None or (job.expected_start, job.pk) < (
+                current.expected_start,
+                current.pk,
+            ):
+                next_job[printer_id] = job
+    idle = Printer.objects.filter(pk__in=next_job).select_related("status", "planning")
+    for printer in idle:
+        status = getattr(printer, "status", None)
+        if status is not None and status.state in PrinterStatus.BUSY_STATES:
+            continue  # it is printing: the next job simply follows
+        reason = printer_waits_for(printer=printer, owner_auto_dispatch=owner_on)
+        if reason and not next_job[printer.pk].waiting_reason:
+            next_job[printer.pk].waiting_reason = reason
 
 
 def farm_replan_after(*, user_id: int, since: datetime | None) -> FarmPlan | None:

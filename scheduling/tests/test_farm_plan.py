@@ -125,7 +125,26 @@ def test_the_queue_shows_expected_times_and_the_pool_jobs_planned_there(api, own
     rows = api.get(f"/api/bambu/scheduled-prints/{a.pk}/queue").json()
     assert [r["id"] for r in rows] == [pinned.pk, pooled.pk]
     assert rows[0]["expected_start"] and rows[0]["expected_end"]
-    assert rows[0]["waiting_reason"] == ""
+    # Nobody has said A's plate is clear: its next job says so; the one after it waits in line.
+    assert rows[0]["waiting_reason"] == "Waiting for someone to clear the plate of A."
+    assert rows[1]["waiting_reason"] == ""
+
+
+def test_a_next_job_says_what_a_person_must_do_and_nothing_once_the_printer_is_ready(
+    api, owner, farm
+):
+    a, _ = farm
+    job = make_job(owner, a, job_name="Next", material_type="PLA", estimated_duration_minutes=30)
+    PrinterPlanning.objects.create(user=owner, printer=a, auto_dispatch=False, plate_clear=True)
+    farm_replan(user_id=owner.pk)
+    off = api.get(f"/api/bambu/scheduled-prints/{a.pk}/queue").json()[0]["waiting_reason"]
+
+    PrinterPlanning.objects.filter(printer=a).update(auto_dispatch=True)
+    farm_replan(user_id=owner.pk, now=timezone.now() + timedelta(seconds=1))
+    job.refresh_from_db()
+
+    assert off == "Auto-dispatch is off: start it yourself."
+    assert job.waiting_reason == "" and job.expected_start is not None
 
 
 def test_a_job_on_an_offline_printer_is_planned_onto_the_other_after_the_event(
