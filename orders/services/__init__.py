@@ -23,12 +23,7 @@ def order_create_manual(*, user: Any, items: list[dict[str, Any]], **fields: Any
     if not 1 <= len(items) <= limits.MAX_ORDER_ITEMS:
         raise ValidationError({"items": f"An order has 1 to {limits.MAX_ORDER_ITEMS} items."})
     order = Order(user=user, source=Order.Source.MANUAL, **fields)
-    try:
-        order.full_clean()
-        with transaction.atomic():
-            order.save()
-    except IntegrityError:  # the same number saved by another request meanwhile
-        raise ValidationError({"order_number": TAKEN}) from None
+    _order_save(order)
     rows = [OrderItem(order=order, **item) for item in items]
     for row in rows:
         row.full_clean(exclude=["order"])
@@ -37,6 +32,18 @@ def order_create_manual(*, user: Any, items: list[dict[str, Any]], **fields: Any
 
 
 TAKEN = "You already have an order with this number."
+
+
+def _order_save(order: Order) -> None:
+    """Validate and save ``order``; its number taken by another request meanwhile is the same
+    400 as one taken before."""
+    try:
+        order.full_clean()
+        with transaction.atomic():
+            order.save()
+    except IntegrityError:
+        raise ValidationError({"order_number": TAKEN}) from None
+
 
 # The order fields the farm plan reads: a change to one of them is announced as order.changed.
 PLANNED_FIELDS = ("due_by",)
@@ -50,12 +57,7 @@ def order_update(*, order: Order, **fields: Any) -> Order:
     changed = [name for name, value in fields.items() if getattr(order, name) != value]
     for name, value in fields.items():
         setattr(order, name, value)
-    try:
-        order.full_clean()
-        with transaction.atomic():
-            order.save()
-    except IntegrityError:  # the same number saved by another request meanwhile
-        raise ValidationError({"order_number": TAKEN}) from None
+    _order_save(order)
     order_announce_changed(order=order, fields=changed)
     return order
 
