@@ -5,6 +5,7 @@ shared response components (j3d.lib.schema.ERROR_RESPONSES), so a client (and sc
 every status code an operation may answer:
 
 - 401 everywhere (no or wrong credentials; the token URLs answer 401 for a wrong password too);
+- 406 everywhere (an Accept header that names no type the operation answers in);
 - 400 where the client sends something to refuse: a body (POST, PUT, PATCH) or query parameters;
 - 404 where the path names an object (another owner's object is a 404 too);
 - 429 where a throttle applies;
@@ -31,7 +32,7 @@ class AutoSchema(openapi.AutoSchema):
         return dict(sorted(responses.items()))
 
     def _error_codes(self) -> list[str]:
-        codes = ["401"]
+        codes = ["401", "406"]
         has_query = any(parameter["in"] == "query" for parameter in self._get_parameters())
         if self.method in ("POST", "PUT", "PATCH") or has_query:
             codes.append("400")

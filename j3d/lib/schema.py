@@ -60,6 +60,11 @@ ERROR_RESPONSES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "400": ("ValidationError", "The request was refused: which field, and why.", _VALIDATION_ERROR),
     "401": ("Unauthorized", "No valid credentials (a JWT or a session); or wrong ones.", _ERROR),
     "404": ("NotFound", "No such object among the caller's own.", _ERROR),
+    "406": (
+        "NotAcceptable",
+        "The Accept header names no type this operation answers in (JSON; CSV where listed).",
+        _ERROR,
+    ),
     "409": ("Conflict", "The object's current state forbids this change.", _ERROR),
     "429": ("Throttled", "Too many attempts; the message says when to try again.", _ERROR),
 }
