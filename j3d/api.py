@@ -86,14 +86,15 @@ class EventListView(generics.ListAPIView):
                 raise serializers.ValidationError(
                     {"printer": [f"You have no printer with id {filters['printer']}."]}
                 )
-            events = events.filter(printer_id=filters["printer"])
-        if "type" in filters:
-            events = events.filter(type=filters["type"])
-        if "since" in filters:
-            events = events.filter(occurred_at__gte=filters["since"])
-        if "until" in filters:
-            events = events.filter(occurred_at__lt=filters["until"])
-        return events
+        return query.narrow(
+            events,
+            {
+                "printer": "printer_id",
+                "type": "type",
+                "since": "occurred_at__gte",
+                "until": "occurred_at__lt",
+            },
+        )
 
     @extend_schema(parameters=[EventQuerySerializer])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:

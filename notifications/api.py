@@ -192,20 +192,17 @@ class DeliveryListView(generics.ListAPIView):
             return rows
         query = DeliveryFilterSerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
-        wanted = query.validated_data
-        if "status" in wanted:
-            rows = rows.filter(status=wanted["status"])
-        if "channel" in wanted:
-            rows = rows.filter(channel=wanted["channel"])
-        if "printer" in wanted:
-            rows = rows.filter(printer_id=wanted["printer"])
-        if "type" in wanted:
-            rows = rows.filter(event_type=wanted["type"])
-        if "since" in wanted:
-            rows = rows.filter(created_at__gte=wanted["since"])
-        if "until" in wanted:
-            rows = rows.filter(created_at__lte=wanted["until"])
-        return rows
+        return query.narrow(
+            rows,
+            {
+                "status": "status",
+                "channel": "channel",
+                "printer": "printer_id",
+                "type": "event_type",
+                "since": "created_at__gte",
+                "until": "created_at__lte",
+            },
+        )
 
     @extend_schema(parameters=[DeliveryFilterSerializer])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -151,6 +151,13 @@ class QuerySerializer(serializers.Serializer):
             raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
 
+    def narrow(self, rows: Any, lookups: Mapping[str, str]) -> Any:
+        """``rows`` filtered by each parameter the client gave, through its lookup
+        (``{"since": "created_at__gte"}``); call after ``is_valid()``."""
+        wanted = self.validated_data
+        given = {lookup: wanted[name] for name, lookup in lookups.items() if name in wanted}
+        return rows.filter(**given)
+
 
 @extend_schema_field(
     {
