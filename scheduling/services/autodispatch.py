@@ -14,9 +14,10 @@ conditional UPDATE (plate_clear true -> false, row count checked), so two racing
 both send a job to one printer; the job itself goes through ``job_dispatch``, the same path as a
 person's POST /api/printers/<id>/print (upload over FTPS in a q2 task, then ``project_file``).
 
-A dispatch the printer does not act on within ``DISPATCH_TIMEOUT_MINUTES`` (no prepare/running, so
-the job never became ``started``) is undone by ``farm_dispatch_timeouts``: the job goes back to the
-pool with the reason, the plate is free again, and ``job.dispatch_failed`` is recorded (the
+A dispatch the printer does not act on within ``DISPATCH_TIMEOUT_MINUTES`` of its file being there
+(no prepare/running, so the job never became ``started``; an upload still queued or running is
+not the printer's delay) is undone by ``farm_dispatch_timeouts``: the job goes back to the pool
+with the reason, the plate is free again, and ``job.dispatch_failed`` is recorded (the
 notifications app tells people).
 """
 
@@ -224,21 +225,25 @@ def _dispatch(job: ScheduledPrint, printer: Printer) -> bool:
 
 
 def farm_dispatch_timeouts(*, now: datetime | None = None) -> list[int]:
-    """Undo the dispatches the printer never started (see the module docstring). An upload
-    takes minutes for a big file, so for an uploaded file the clock runs from the upload's end,
-    and a running upload is never late (its heartbeat is watched by the uploads sweep); one
-    that no upload worker took within the time is (the uploads cluster is down or too small)."""
+    """Undo the dispatches the printer never started (see the module docstring). The clock
+    measures the printer, not the uploads: for an uploaded file it runs from the upload's end
+    (when ``project_file`` was queued); a running upload is never late (a dead one is found by
+    its stale heartbeat in ``job_uploads_recover``); and a queued upload waits its turn for as
+    long as the uploads cluster works its queue, which takes one upload per worker at a time, so
+    more dispatches at once than workers wait for minutes. A queued upload is late only when
+    the cluster shows no life for the whole timeout (down, or no worker at all)."""
     now = now or timezone.now()
     limit = now - timedelta(minutes=DISPATCH_TIMEOUT_MINUTES)
     Upload = ScheduledPrint.Upload
-    stale = list(
+    stale = (
         ScheduledPrint.objects.waiting()
         .filter(dispatched_at__lt=limit)
         .exclude(upload_state=Upload.UPLOADING)
         .exclude(upload_state=Upload.UPLOADED, upload_finished_at__gte=limit)
-        .select_related("printer")
-        .order_by("id")
     )
+    if _uploads_moving(now=now, since=limit):
+        stale = stale.exclude(upload_state=Upload.QUEUED)
+    stale = list(stale.select_related("printer").order_by("id"))
     undone = []
     for job in stale:
         reason = (
@@ -248,6 +253,16 @@ def farm_dispatch_timeouts(*, now: datetime | None = None) -> list[int]:
         if job_dispatch_undo(job_id=job.pk, reason=reason, dispatched_at=job.dispatched_at):
             undone.append(job.pk)
     return undone
+
+
+def _uploads_moving(*, now: datetime, since: datetime) -> bool:
+    """Whether the uploads cluster works its queue: an upload holds a claim its heartbeat keeps
+    renewing, or a worker took one since ``since`` (any owner's: the cluster is shared)."""
+    Upload = ScheduledPrint.Upload
+    return ScheduledPrint.objects.filter(
+        Q(upload_state=Upload.UPLOADING, upload_expires_at__gte=now)
+        | Q(upload_started_at__gte=since)
+    ).exists()
 
 
 @transaction.atomic

@@ -12,6 +12,7 @@ from j3d.models import Event
 from j3d.tests.factories import make_job, make_material, make_printer, make_profile
 from printers.models import PrinterStatus
 from scheduling.models import FarmSettings, PrinterPlanning, ScheduledPrint
+from scheduling.services import uploads
 from scheduling.services.autodispatch import (
     farm_announce_swaps,
     farm_dispatch,
@@ -20,6 +21,7 @@ from scheduling.services.autodispatch import (
     printer_plate_used,
     printer_take_plate,
 )
+from scheduling.services.dispatch import job_dispatch
 from scheduling.services.planning import farm_replan
 
 pytestmark = pytest.mark.django_db
@@ -210,3 +212,60 @@ def test_a_failed_dispatch_is_shown_on_the_job_in_the_api_and_the_plan(
     assert [j["dispatch_error"] for j in planned] == [reason]
     # The same failure reported twice undoes nothing more.
     assert not job_dispatch_undo(job_id=job.pk, reason="again")
+
+
+def _four_dispatched_eleven_minutes_ago(owner, profile):
+    """Four printers each sent a job 11 minutes ago; three uploads were taken by the three
+    workers of the uploads cluster 10.5 minutes ago, and the fourth still waits in its queue."""
+    jobs = []
+    for n in range(4):
+        p = make_printer(owner, name=f"P{n}", serial=f"P{n}")
+        jobs.append(job_dispatch(job=pool_job(owner, profile, name=f"Cube {n}"), printer=p))
+    ScheduledPrint.objects.filter(pk__in=[j.pk for j in jobs]).update(
+        dispatched_at=timezone.now() - timedelta(minutes=11)
+    )
+    tokens = [uploads._claim(j.pk, j.printer_subtask_id) for j in jobs[:3]]
+    ScheduledPrint.objects.filter(pk__in=[j.pk for j in jobs[:3]]).update(
+        upload_started_at=timezone.now() - timedelta(minutes=10, seconds=30)
+    )
+    return jobs, tokens
+
+
+def test_an_upload_waiting_behind_running_uploads_is_not_timed_out(owner, profile):
+    jobs, tokens = _four_dispatched_eleven_minutes_ago(owner, profile)
+    for job, token in zip(jobs[:3], tokens, strict=True):
+        assert uploads._Heartbeat(job.pk, token).beat()  # the three uploads are alive
+
+    assert farm_dispatch_timeouts() == []
+
+    waiting = ScheduledPrint.objects.get(pk=jobs[3].pk)
+    assert waiting.upload_state == "queued" and waiting.dispatched_at is not None
+    assert not Event.objects.filter(type="job.dispatch_failed").exists()
+
+
+def test_a_queued_upload_is_timed_out_when_the_uploads_cluster_shows_no_life(owner, profile):
+    jobs, _ = _four_dispatched_eleven_minutes_ago(owner, profile)
+    # The workers died: their claims ran out (the uploads sweep restarts those).
+    ScheduledPrint.objects.filter(upload_state="uploading").update(
+        upload_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+    assert farm_dispatch_timeouts() == [jobs[3].pk]
+
+    undone = ScheduledPrint.objects.get(pk=jobs[3].pk)
+    assert undone.dispatched_at is None and undone.upload_state == "failed"
+    assert ScheduledPrint.objects.filter(upload_state="uploading").count() == 3
+
+
+def test_the_printer_has_the_timeout_from_the_end_of_its_upload(owner, profile):
+    jobs, _ = _four_dispatched_eleven_minutes_ago(owner, profile)
+    ScheduledPrint.objects.filter(pk=jobs[0].pk).update(
+        upload_state="uploaded", upload_finished_at=timezone.now() - timedelta(minutes=9)
+    )
+    assert farm_dispatch_timeouts() == []
+    later = timezone.now() + timedelta(minutes=2)
+    # Two minutes on, the other two uploads still run (their heartbeat renewed the claims).
+    ScheduledPrint.objects.filter(upload_state="uploading").update(
+        upload_expires_at=later + timedelta(seconds=90)
+    )
+    assert farm_dispatch_timeouts(now=later) == [jobs[0].pk]
