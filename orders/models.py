@@ -20,25 +20,29 @@ from j3d.lib.ownership import OwnedQuerySet, linked, validate_same_owner
 from j3d.lib.slicefile import SliceFileError, read_sliced_file
 from printers.models import Printer, hex_colour_validator
 
-HEX_COLOUR = re.compile(r"^#[0-9A-F]{6}$")
-MAX_FILAMENTS = 64
+# A filament's colour as the slicer gives it (j3d.lib.slicefile writes it so), or empty.
+FILAMENT_COLOUR = re.compile(r"#[0-9A-F]{6}")
+FILAMENT_TYPE_MAX_LENGTH = 32
 
 
 def validate_filaments(value: Any) -> None:
-    """A profile's filaments: [{"type": "PLA", "color": "#RRGGBB" or "", "grams": 12.5}, ...]."""
+    """A profile's filaments: [{"type": "PLA", "color": "#RRGGBB" or "", "grams": 12.5}, ...]
+    (the bounds are j3d.lib.limits'; ProfileFilamentSerializer states them in the schema)."""
     if not isinstance(value, list):
         raise ValidationError("Filaments are a JSON list.")
-    if len(value) > MAX_FILAMENTS:
-        raise ValidationError(f"At most {MAX_FILAMENTS} filaments.")
+    if len(value) > limits.MAX_FILAMENTS:
+        raise ValidationError(f"At most {limits.MAX_FILAMENTS} filaments.")
     for number, item in enumerate(value, start=1):
         if not isinstance(item, dict) or set(item) - {"slot", "type", "color", "grams"}:
             raise ValidationError(
                 f"Filament {number}: an object with type, color, grams (and optionally slot)."
             )
         kind, colour, grams = item.get("type"), item.get("color", ""), item.get("grams")
-        if not isinstance(kind, str) or not 0 < len(kind.strip()) <= 32:
-            raise ValidationError(f"Filament {number}: type is 1-32 characters, like PLA.")
-        if not isinstance(colour, str) or (colour and not HEX_COLOUR.match(colour)):
+        if not isinstance(kind, str) or not kind.strip() or len(kind) > FILAMENT_TYPE_MAX_LENGTH:
+            raise ValidationError(
+                f"Filament {number}: type is 1-{FILAMENT_TYPE_MAX_LENGTH} characters, like PLA."
+            )
+        if not isinstance(colour, str) or (colour and not FILAMENT_COLOUR.fullmatch(colour)):
             raise ValidationError(f"Filament {number}: color is upper-case #RRGGBB or empty.")
         if (
             isinstance(grams, bool)
@@ -49,8 +53,15 @@ def validate_filaments(value: Any) -> None:
                 f"Filament {number}: grams is a number from 0 to {limits.MAX_UNIT_GRAMS}."
             )
         slot = item.get("slot", number)
-        if isinstance(slot, bool) or not isinstance(slot, int) or not 1 <= slot <= 999:
-            raise ValidationError(f"Filament {number}: slot is the slicer's filament number.")
+        if (
+            isinstance(slot, bool)
+            or not isinstance(slot, int)
+            or not 1 <= slot <= limits.MAX_FILAMENT_SLOT
+        ):
+            raise ValidationError(
+                f"Filament {number}: slot is the slicer's filament number, "
+                f"1 to {limits.MAX_FILAMENT_SLOT}."
+            )
 
 
 def validate_print_file(value: Any) -> None:

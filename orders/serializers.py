@@ -2,25 +2,61 @@
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from j3d.lib import limits
 from j3d.lib.serializers import ModelSerializer, QuerySerializer
-from orders.models import EtsyConnection, Order, OrderItem, ProductProfile, validate_variations
+from orders.models import (
+    FILAMENT_COLOUR,
+    FILAMENT_TYPE_MAX_LENGTH,
+    EtsyConnection,
+    Order,
+    OrderItem,
+    ProductProfile,
+    validate_variations,
+)
 
 
 class ProfileFilamentSerializer(serializers.Serializer):
-    """One filament of a plate (documents the shape; the model's validator checks it)."""
+    """One filament of a plate: documents the shape and bounds, from the constants the model's
+    validator (orders.models.validate_filaments) checks with."""
 
-    slot = serializers.IntegerField(min_value=1, required=False)
-    type = serializers.CharField(max_length=32)
-    color = serializers.CharField(allow_blank=True, help_text="#RRGGBB, or empty")
-    grams = serializers.FloatField(min_value=0)
+    slot = serializers.IntegerField(
+        min_value=1,
+        max_value=limits.MAX_FILAMENT_SLOT,
+        required=False,
+        help_text="The slicer's filament number; its place in the list when left out",
+    )
+    type = serializers.RegexField(
+        r"\S",  # not blank: at least one character that is not a space
+        max_length=FILAMENT_TYPE_MAX_LENGTH,
+        help_text="The material, like PLA",
+    )
+    color = serializers.RegexField(
+        rf"^{FILAMENT_COLOUR.pattern}$",
+        required=False,
+        allow_blank=True,
+        help_text="Upper-case #RRGGBB, or empty (the default) when the slicer named none",
+    )
+    grams = serializers.FloatField(min_value=0, max_value=float(limits.MAX_UNIT_GRAMS))
 
 
-@extend_schema_field(ProfileFilamentSerializer(many=True))
 class FilamentsField(serializers.JSONField):
     """The profile's filament list; its rules live on the model (validate_filaments)."""
+
+
+class FilamentsFieldSchema(OpenApiSerializerFieldExtension):
+    """FilamentsField in the schema: a list of ProfileFilament of at most MAX_FILAMENTS
+    (extend_schema_field cannot give a list of a serializer its maxItems)."""
+
+    target_class = FilamentsField
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        component = auto_schema.resolve_serializer(ProfileFilamentSerializer, direction)
+        component.schema["additionalProperties"] = False  # validate_filaments refuses others
+        return {"type": "array", "items": component.ref, "maxItems": limits.MAX_FILAMENTS}
 
 
 class ProductProfileSerializer(ModelSerializer):

@@ -20,6 +20,8 @@ job's end time, a plate's grams, an order's total) can never overflow a datetime
 | ordered quantity of one item    | 1 .. 1000           | Etsy listings stock at most 999 |
 | items in one order              | 1 .. 200            | more lines than any real receipt |
 | job priority                    | -1000 .. 1000       | a relative rank, not a number to grow |
+| filaments of one sliced plate   | 64                  | the slicer's list; 4 AMS units hold 16 |
+| a filament's slicer number      | 1 .. 999            | Bambu Studio numbers them from 1 |
 | depth of a JSON request body    | 32 levels           | real bodies nest 3 levels |
 """
 
@@ -42,6 +44,8 @@ MAX_QUANTITY = 1000
 MAX_ORDER_ITEMS = 200
 MIN_PRIORITY, MAX_PRIORITY = -1000, 1000
 MAX_JSON_DEPTH = 32
+MAX_FILAMENTS = 64
+MAX_FILAMENT_SLOT = 999
 
 
 def between(low: Any, high: Any) -> list:

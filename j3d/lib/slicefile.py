@@ -39,6 +39,8 @@ from typing import Any, BinaryIO
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
+from j3d.lib.limits import MAX_FILAMENT_SLOT, MAX_FILAMENTS
+
 SLICE_INFO = "Metadata/slice_info.config"
 PLATE_GCODE = "Metadata/plate_{index}.gcode"
 # A real sliced 3MF holds tens of members (models, thumbnails, plate G-code, configs); a few
@@ -56,7 +58,6 @@ MAX_TOTAL_BYTES = 2 * 1024 * 1024 * 1024
 MAX_RATIO = 200
 RATIO_FLOOR_BYTES = 1024 * 1024  # tiny members may legitimately compress better
 MAX_PLATES = 100
-MAX_FILAMENTS = 64
 # The bounds of j3d/lib/limits.py (a plate's duration, grams): no real plate goes beyond them.
 MAX_SECONDS = 14 * 24 * 3600
 MAX_GRAMS = Decimal(10_000)
@@ -258,7 +259,7 @@ def _parse_plate(element: Any, number: int, name: str) -> Plate:
 
 
 def _parse_filament(item: Any, where: str, position: int) -> Filament:
-    slot = _int(item.get("id"), where, "filament id", low=1, high=999) or position
+    slot = _int(item.get("id"), where, "filament id", low=1, high=MAX_FILAMENT_SLOT) or position
     kind = (item.get("type") or "").strip()[:32]
     if not kind:
         raise SliceFileError(f"{where}: filament {slot} has no type.")

@@ -141,3 +141,21 @@ def test_an_accept_header_the_api_cannot_answer_is_the_documented_406(api, schem
 
     assert response.status_code == 406
     assert "406" in operation(schema, "/api/product-profiles/", "post")["responses"]
+
+
+def test_a_profiles_filaments_state_the_models_bounds(schema):
+    from j3d.lib import limits
+
+    components = schema["components"]["schemas"]
+    for name in ("ProductProfileRequest", "ProductProfileJSONRequest", "ProductProfile"):
+        filaments = components[name]["properties"]["filaments"]
+        assert filaments["maxItems"] == limits.MAX_FILAMENTS
+    item = components["ProfileFilamentRequest"]
+    fields = item["properties"]
+    assert item["additionalProperties"] is False and set(item["required"]) == {"type", "grams"}
+    assert (fields["slot"]["minimum"], fields["slot"]["maximum"]) == (1, limits.MAX_FILAMENT_SLOT)
+    assert fields["grams"]["maximum"] == float(limits.MAX_UNIT_GRAMS)
+    assert fields["type"]["maxLength"] == 32 and fields["type"]["pattern"] == r"\S"
+    colours = {option.get("pattern") or option["maxLength"] for option in fields["color"]["oneOf"]}
+    assert colours == {"^#[0-9A-F]{6}$", 0}
+

@@ -139,6 +139,14 @@ def test_a_bad_file_is_a_400_naming_the_field_and_the_file(api, data, name):
         [{"type": "PLA", "color": "red", "grams": 1}],
         [{"type": "PLA", "color": "", "grams": -1}],
         [{"type": "PLA", "color": "", "grams": 1, "price": 3}],
+        # Just past each bound the schema states (ProfileFilamentSerializer).
+        [{"type": "PLA", "grams": 1, "slot": 1000}],
+        [{"type": "PLA", "grams": 10000.01}],
+        [{"type": " ", "grams": 1}],
+        [{"type": " " + "P" * 32, "grams": 1}],
+        [{"type": "PLA", "color": "#FFFFFF\n", "grams": 1}],
+        [{"type": "PLA", "color": "#ffffff", "grams": 1}],
+        [{"type": "PLA", "grams": 1}] * 65,
     ],
 )
 def test_bad_filaments_are_a_400(api, filaments):
@@ -148,6 +156,21 @@ def test_bad_filaments_are_a_400(api, filaments):
 
     assert response.status_code == 400
     assert "filaments" in response.json()
+
+
+def test_filaments_at_the_bounds_the_schema_states_are_taken(api):
+    filaments = [
+        {"type": "P" * 32, "grams": 10000, "slot": 999},
+        {"type": "PETG", "color": "", "grams": 0},
+        {"type": "PLA", "color": "#00FF80", "grams": 0.5},
+    ] + [{"type": "PLA", "grams": 1}] * 61
+
+    response = api.post(
+        "/api/product-profiles/", {"name": "Stand", "filaments": filaments}, format="json"
+    )
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["filaments"] == filaments
 
 
 def test_set_by_person_names_only_fillable_fields(api):
