@@ -56,8 +56,26 @@ class PrintNotificationSerializer(ModelSerializer):
 
 class NotificationPreferencesSerializer(ModelSerializer):
     has_webhook_secret = serializers.SerializerMethodField()
-    quiet_hours_start = LocalTimeField(allow_null=True, required=False)
-    quiet_hours_end = LocalTimeField(allow_null=True, required=False)
+    # Both or neither (NotificationPreferences.clean): a rule across two fields and the stored
+    # row, which OpenAPI cannot state, so the descriptions say it.
+    quiet_hours_start = LocalTimeField(
+        allow_null=True,
+        required=False,
+        help_text=(
+            "Local time (in time_zone) when quiet hours begin, like 22:00; null for none. Quiet"
+            " hours have both a start and an end or neither: setting one while the other is"
+            " (or stays) null is a 400 naming the missing one. Urgent events still get through."
+        ),
+    )
+    quiet_hours_end = LocalTimeField(
+        allow_null=True,
+        required=False,
+        help_text=(
+            "Local time when quiet hours end, like 07:00 (before the start: they run over"
+            " midnight); null for none. Set it together with quiet_hours_start (both or neither,"
+            " else a 400 naming the missing one); equal to the start is a 400."
+        ),
+    )
 
     class Meta:
         model = NotificationPreferences

@@ -159,3 +159,10 @@ def test_a_profiles_filaments_state_the_models_bounds(schema):
     colours = {option.get("pattern") or option["maxLength"] for option in fields["color"]["oneOf"]}
     assert colours == {"^#[0-9A-F]{6}$", 0}
 
+
+def test_quiet_hours_say_both_or_neither(schema):
+    # A rule across two fields and the stored row (NotificationPreferences.clean) that OpenAPI
+    # cannot state: sending one end alone is a 400, so the descriptions must say so.
+    fields = schema["components"]["schemas"]["PatchedNotificationPreferencesRequest"]["properties"]
+    for name in ("quiet_hours_start", "quiet_hours_end"):
+        assert "both" in fields[name]["description"] and "400" in fields[name]["description"]
