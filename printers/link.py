@@ -333,7 +333,7 @@ class PrinterLink:
                 if entry.dirty or stale or (force and entry.unwritten_reports):
                     entry.dirty = False
                     try:
-                        entry.pending = entry.state.snapshot().to_dict()
+                        entry.pending = live.snapshot_storable(entry.state.snapshot().to_dict())
                     except Exception as exc:
                         unreadable.append((pk, exc))
         for pk, exc in unreadable:
