@@ -5,8 +5,10 @@ Run:  .venv/bin/python bench/bench_plan.py [--quick]
 Farms are random but fixed by a seed. Rules compared on the same instances:
 - naive: the next idle printer takes the next queued job (priority order) it can print, and swaps
   a spool if it must (what the market's tools do);
-- J3D: ``scheduling.planner.plan`` (constructive passes; "+cp" rows let CP-SAT improve the
-  near-term window for a fixed deterministic time);
+- J3D: ``scheduling.planner.plan`` as a live re-plan runs it (constructive passes, then CP-SAT on
+  the near-term window for ``REPLAN_CPSAT_BUDGET`` deterministic seconds); on small farms also
+  "rule" (the constructive passes alone) and "j3d+cp" (CP-SAT for 1 deterministic second, as
+  ``plan_farm --cpsat-budget 1`` runs it);
 - optimum (small farms): CP-SAT solved to proven optimality on late jobs, then total lateness.
 
 Columns: late jobs, total lateness (minutes), makespan over the lower bound (max of total work /
@@ -29,7 +31,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from scheduling.planner import Instance, Job, Plan, Printer, Slot, forget_plans, plan  # noqa: E402
+from scheduling.planner import (  # noqa: E402
+    REPLAN_CPSAT_BUDGET,
+    Instance,
+    Job,
+    Plan,
+    Printer,
+    Slot,
+    forget_plans,
+    plan,
+)
 from scheduling.planner.check import check_plan  # noqa: E402
 from scheduling.planner.construct import _commit, _evaluate_on, _State, objective  # noqa: E402
 from scheduling.planner.farm import Farm  # noqa: E402
@@ -118,6 +129,11 @@ def random_farm(
             )
         )
     return Instance(now=NOW, printers=tuple(printers), jobs=tuple(jobs), swap_minutes=10)
+
+
+def live(instance: Instance) -> Plan:
+    """The plan as ``farm_replan`` makes it after an event."""
+    return plan(instance, cpsat_budget=REPLAN_CPSAT_BUDGET)
 
 
 def naive(instance: Instance) -> Plan:
@@ -305,12 +321,12 @@ def main() -> None:
         big = big[2:]
     for case, instance in big:
         row(case, "naive", instance, *timed(naive, instance, 1))
-        row(case, "j3d", instance, *timed(plan, instance, repeats))
+        row(case, "j3d", instance, *timed(live, instance, repeats))
     base = random_farm(2, 1000, 50)
     row("1000 jobs / 50 printers", "naive", base, *timed(naive, base, 1))
-    row("1000 jobs / 50 printers", "j3d", base, *timed(plan, base, repeats))
+    row("1000 jobs / 50 printers", "j3d", base, *timed(live, base, repeats))
     for event, instance in event_variants(base, 2):
-        row(f"  re-plan: {event}", "j3d", instance, *timed(plan, instance, repeats))
+        row(f"  re-plan: {event}", "j3d", instance, *timed(live, instance, repeats))
     sizes = [10, 20, 30, 40] if not args.quick else [10, 20]
     print()
     print(f"small farms (5 printers): optimum = CP-SAT, {args.optimum_seconds:.0f} s on 2 workers")
@@ -318,7 +334,8 @@ def main() -> None:
         instance = random_farm(700 + n, n, 5, load=0.8, pinned=0, offline=0)
         case = f"{n} jobs / 5 printers"
         row(case, "naive", instance, *timed(naive, instance, 1))
-        row(case, "j3d", instance, *timed(plan, instance, 1))
+        row(case, "rule", instance, *timed(plan, instance, 1))
+        row(case, "j3d", instance, *timed(live, instance, 1))
         cp = lambda inst: plan(inst, cpsat_budget=1.0)  # noqa: E731
         row(case, "j3d+cp", instance, *timed(cp, instance, 1))
         late, lateness, proven, seconds = optimum(instance, args.optimum_seconds)

@@ -553,3 +553,59 @@ def test_paid_orders_go_to_the_farm_pool_by_themselves_and_a_cancel_takes_them_b
     assert set(statuses.values()) == {"cancelled"}
     assert Event.objects.filter(type="order.cancelled", order_id=order.pk).count() == 1
     assert [m.subject for m in mail.outbox] == [f"[J3D] Order #{order.order_number} was cancelled"]
+
+
+def test_a_ship_by_date_moved_or_a_cancel_on_etsy_re_plans_the_farm(
+    connected, etsy, api, owner, django_capture_on_commit_callbacks
+):
+    """The Etsy sync is a door to the plan like the API and the admin: a receipt whose ship-by
+    date moves announces order.changed, a cancelled one order.cancelled, and the farm is
+    re-planned from those events, so the jobs' expected times follow."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from j3d.models import Event
+    from j3d.tests.factories import make_material, make_printer
+    from printers.models import PrinterStatus
+    from scheduling.services.planning import farm_replan
+
+    printer = make_printer(owner, name="A", serial="A1", model="P1S")
+    PrinterStatus.objects.filter(printer=printer).update(online=True, state="idle")
+    make_material(printer, slot=0, material_type="PLA", color_hex="#FFFFFF")
+    now = timezone.now()
+    relaxed, urgent = (
+        make_receipt(3600000100 + n, created=int(now.timestamp()), seed=n) for n in range(2)
+    )
+    etsy.put_receipts(SHOP, [relaxed, urgent])
+    sync(api)
+    orders = [Order.objects.get(external_id=str(r["receipt_id"])) for r in (relaxed, urgent)]
+    assert orders[0].due_by == orders[1].due_by  # both ship in three days
+    first, second = (
+        make_job(owner, None, job_name=o.order_number, order=o, estimated_duration_minutes=60)
+        for o in orders
+    )
+    farm_replan(user_id=owner.pk, now=now - timedelta(minutes=5))
+
+    def expected(job):
+        job.refresh_from_db()
+        return job.expected_start
+
+    assert expected(first) < expected(second)  # equal ship-by dates: in the order they came
+
+    soon = int((now + timedelta(minutes=90)).timestamp())
+    moved = [dict(t, expected_ship_date=soon) for t in urgent["transactions"]]
+    etsy.touch(SHOP, urgent["receipt_id"], transactions=moved)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sync(api)["updated"] == 1
+    changed = Event.objects.get(type="order.changed", order_id=orders[1].pk)
+    assert changed.payload["fields"] == ["due_by"]
+    assert expected(second) < expected(first)  # the plan heard of it: the urgent one first
+    waited = expected(first)
+
+    etsy.cancel(SHOP, urgent["receipt_id"])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sync(api)["cancelled"] == 1
+    second.refresh_from_db()
+    assert second.status == "cancelled" and second.expected_start is None
+    assert expected(first) < waited  # its printer is free for it again

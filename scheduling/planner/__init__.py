@@ -17,11 +17,12 @@ from scheduling.planner.model import (
     Swap,
     Unplaced,
 )
-from scheduling.planner.solve import forget_plans, plan
+from scheduling.planner.solve import REPLAN_CPSAT_BUDGET, forget_plans, plan
 
 __all__ = [
     "EXTERNAL_SLOT",
     "FULL_SPOOL_GRAMS",
+    "REPLAN_CPSAT_BUDGET",
     "Assignment",
     "Instance",
     "Job",

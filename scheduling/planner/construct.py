@@ -3,10 +3,11 @@
 Jobs are taken in an order (priority first, or ship-by date first, see ``solve.py``); each goes to
 the printer that finishes it earliest, counting the swap it would need and the printer's working
 hours, with two twists: lateness is compared first (a printer where the job is on time beats one
-where it ends sooner but late, and among late ones the least late wins),
-and a swap counts ``swap_penalty`` minutes extra, so a job waits a little for a printer that holds
-its material rather than making a person change a spool. The choice is computed for all printers
-at once with numpy; the bookkeeping after it is plain Python on one printer.
+where it ends sooner but late, and among late ones the least late wins), and a swap counts
+``farm.swap_penalty`` minutes extra (the price ``objective`` puts on it), so a job waits a little
+for a printer that holds its material rather than making a person change a spool. The choice is
+computed for all printers at once with numpy; the bookkeeping after it is plain Python on one
+printer.
 
 ``retime`` lays given per-printer sequences out in time with the same rules (it is how a CP-SAT
 answer, or any sequence, becomes a plan); it knows each printer's future, so it evicts the spool
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -29,7 +31,8 @@ NEVER = 2**62  # the start of an option that does not exist
 
 
 def _prefer_no_swap(begin0: int, begin1: int, j: PJob, swap_penalty: int) -> bool:
-    """Less late wins; between equally late options a swap counts ``swap_penalty`` extra."""
+    """Less late wins; between equally late options a swap counts ``swap_penalty`` extra (the
+    price ``objective`` gives a swap)."""
     if begin1 == NEVER:
         return True
     if begin0 == NEVER:
@@ -51,7 +54,7 @@ class Schedule:
     swap: list[tuple[int, str, str | None] | None]
     slot: list[int | None]
     reasons: dict[int, str] = field(default_factory=dict)
-    objective: tuple = ()
+    objective: tuple = ()  # a Score (see ``objective``)
     note: str = ""
     order: list[int] = field(default_factory=list)  # the placing order it came from, if any
 
@@ -214,9 +217,7 @@ def _drop_longest(farm: Farm, st: _State, i: int) -> list[int]:
     return dropped
 
 
-def place(
-    farm: Farm, st: _State, order: list[int], swap_penalty: int, defer_late: bool = False
-) -> None:
+def place(farm: Farm, st: _State, order: list[int], defer_late: bool = False) -> None:
     """Place the jobs in ``order`` (PJob indexes) one by one; see the module docstring. With
     ``defer_late``, a job that would end late makes its printer give up its longest job, and the
     given-up jobs are placed after all the others (fewer late jobs when the farm is overloaded)."""
@@ -258,7 +259,7 @@ def place(
         if begin0 == NEVER and begin1 == NEVER:
             sched.reasons[k] = ran_out_reason(farm, j)
             continue
-        if _prefer_no_swap(begin0, begin1, j, swap_penalty):
+        if _prefer_no_swap(begin0, begin1, j, farm.swap_penalty):
             i, begin = best0, begin0
             _commit(farm, st, j, best0, begin0, False)
         else:
@@ -269,7 +270,7 @@ def place(
     if deferred:
         jobs = farm.jobs
         deferred.sort(key=lambda k: (jobs[k].due, -jobs[k].priority, jobs[k].id))
-        place(farm, st, deferred, swap_penalty)
+        place(farm, st, deferred)
 
 
 def replay(farm: Farm, st: _State, sequences: list[list[int]]) -> None:
@@ -298,10 +299,10 @@ def _finish(farm: Farm, st: _State, note: str) -> Schedule:
 
 
 def list_schedule(
-    farm: Farm, order: list[int], swap_penalty: int, note: str = "", defer_late: bool = False
+    farm: Farm, order: list[int], note: str = "", defer_late: bool = False
 ) -> Schedule:
     st = _State(farm)
-    place(farm, st, order, swap_penalty, defer_late)
+    place(farm, st, order, defer_late)
     st.sched.order = order
     return _finish(farm, st, note)
 
@@ -312,7 +313,7 @@ def retime(farm: Farm, sequences: list[list[int]], note: str = "") -> Schedule:
     return _finish(farm, st, note)
 
 
-def rebalance_tail(farm: Farm, sched: Schedule, swap_penalty: int, depth: float = 2.0) -> Schedule:
+def rebalance_tail(farm: Farm, sched: Schedule, depth: float = 2.0) -> Schedule:
     """The same plan with its last jobs placed again longest first, for a shorter makespan.
 
     List scheduling in ship-by order ends with whatever jobs are due last, long or short, so the
@@ -352,7 +353,7 @@ def rebalance_tail(farm: Farm, sched: Schedule, swap_penalty: int, depth: float 
         )
         st = _State(farm)
         replay(farm, st, kept)
-        place(farm, st, tail, swap_penalty)
+        place(farm, st, tail)
         again = _finish(farm, st, sched.note + "+tail")
         if again.objective < best.objective:
             best = again
@@ -409,7 +410,8 @@ def _grouped(farm: Farm, seq: list[int]) -> list[int]:
 def _per_printer(
     farm: Farm, sched: Schedule, sequences: list[list[int]], printers: list[int]
 ) -> dict[int, tuple]:
-    """The share of the objective of each of ``printers`` (sequences laid out in ``sched``)."""
+    """The share of the objective of each of ``printers`` (sequences laid out in ``sched``), its
+    own end standing for the makespan."""
     scores = {}
     for i in printers:
         seq = sequences[i]
@@ -428,7 +430,9 @@ def _per_printer(
             swaps += sched.swap[k] is not None
             placed.append((sched.start[k], farm.weight[k]))
         inversions = _inversions(placed) if len(placed) > 1 else 0
-        scores[i] = (lost, late, tardy, inversions, end, swaps)
+        scores[i] = Score(
+            lost, late, tardy, inversions, end + farm.swap_penalty * swaps, swaps, end
+        )
     return scores
 
 
@@ -441,11 +445,26 @@ def _next_use(jobs: list[PJob], seq: list[int], pos: int, s: list) -> float:
     return math.inf
 
 
-def objective(farm: Farm, sched: Schedule) -> tuple:
-    """What the plan is judged by, in the issue's order (lower is better): jobs left unplaced,
-    late jobs, minutes late, priority inversions (a printer running a job before one of higher
-    priority), makespan, swaps. Only inversions on one printer count: a high-priority job that
-    starts a little after a low one elsewhere waited for a free printer, not behind that job."""
+class Score(NamedTuple):
+    """What a plan is judged by, in the issue's order (lower is better). The one home for "which
+    plan is better": every pass, CP-SAT's answer and the swap-removing moves are kept or dropped
+    by comparing these."""
+
+    unplaced: int  # jobs left unplaced
+    late: int  # jobs later than their ship-by date
+    tardiness: int  # minutes late, summed
+    inversions: int  # pairs on one printer where a job runs before one of higher priority
+    cost: int  # makespan + swap_penalty per swap: a swap is worth that much makespan
+    swaps: int  # at equal cost, fewer swaps (as the list scheduler breaks the tie)
+    makespan: int  # when the last job ends (minutes from now)
+
+
+def objective(farm: Farm, sched: Schedule) -> Score:
+    """The plan's ``Score``. Only inversions on one printer count: a high-priority job that
+    starts a little after a low one elsewhere waited for a free printer, not behind that job.
+    Makespan and swaps are one figure priced by ``farm.swap_penalty``, the same price the list
+    scheduler puts on a swap: "short makespan, then few swaps" taken strictly would trade any
+    number of swaps for a minute, and a solver that knows no price would undo the rule's waits."""
     late = tardy = swaps = 0
     makespan = int(farm.free0.max(initial=0))
     by_printer: list[list[tuple[int, int]]] = [[] for _ in farm.printers]
@@ -464,7 +483,15 @@ def objective(farm: Farm, sched: Schedule) -> tuple:
             swaps += 1
         by_printer[i].append((sched.start[k], farm.weight[k]))
     inversions = sum(_inversions(placed) for placed in by_printer if len(placed) > 1)
-    return (len(sched.reasons), late, tardy, inversions, makespan, swaps)
+    return Score(
+        unplaced=len(sched.reasons),
+        late=late,
+        tardiness=tardy,
+        inversions=inversions,
+        cost=makespan + farm.swap_penalty * swaps,
+        swaps=swaps,
+        makespan=makespan,
+    )
 
 
 def _inversions(placed: list[tuple[int, int]]) -> int:

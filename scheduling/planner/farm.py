@@ -16,6 +16,11 @@ from scheduling.planner.hours import DAY, wait_tables
 from scheduling.planner.model import Instance, Job, Printer
 
 NO_DUE = 2**31 - 1  # minutes; a job without a ship-by date is never late
+# What a spool swap costs, in minutes of makespan: a person's time and a chance of a mistake.
+# The list scheduler lets a job wait this long for a printer that holds its material, and every
+# plan is scored with the same price (``construct.objective``), so no pass and no solver trades a
+# swap for less time than that. Measured in the bench.
+SWAP_PENALTY_MINUTES = 60
 
 
 def norm_material(value: str | None) -> str | None:
@@ -66,8 +71,9 @@ class StartedJob:
 class Farm:
     """The prepared instance. Read-only once built; passes copy the mutable state they need."""
 
-    def __init__(self, instance: Instance) -> None:
+    def __init__(self, instance: Instance, swap_penalty: int = SWAP_PENALTY_MINUTES) -> None:
         self.instance = instance
+        self.swap_penalty = int(swap_penalty)
         self.now = instance.now
         utc = instance.now.astimezone(UTC)
         self.tod0 = utc.hour * 60 + utc.minute

@@ -1,9 +1,11 @@
-"""CP-SAT on the near-term window: fewer late jobs, less lateness, then a shorter, calmer plan.
+"""CP-SAT on the near-term window: fewer late jobs, less lateness, priority kept, then a shorter,
+calmer plan.
 
 The constructive passes answer in milliseconds but are greedy. Here OR-Tools CP-SAT re-decides
-which printer runs each job of a window, and in which order, exactly for lateness (lexicographic:
-late jobs, then minutes late, then makespan and swaps), within a fixed *deterministic* time (a
-work count, not the clock), on one worker, so the same instance still gives the same plan.
+which printer runs each job of a window, and in which order, lexicographically in the aims' order
+(``construct.Score``): late jobs, minutes late, priority inversions on one printer, then makespan
+plus the swap price per swap; within a fixed *deterministic* time (a work count, not the clock),
+on one worker, so the same instance still gives the same plan.
 
 The window: on a small farm, every job; on a large one, the jobs starting soonest on the printers
 around the earliest late job. Jobs after the window stay where they were; the window must end on
@@ -13,8 +15,8 @@ Jobs are optional intervals that may not overlap on a printer (CP-SAT's stronges
 constraint). A spool swap is one optional interval per printer and material the printer does not
 hold, before every job of that material there: a relaxation (a swapped-in spool never runs out nor
 is evicted), so its optimum is a lower bound on the true one. The answer is only used through
-``retime``, which lays the sequences out with the exact rules, and is kept only when its objective
-is better.
+``retime``, which lays the sequences out with the exact rules, and is kept only when its score is
+better by ``construct.objective``, the same function that chose the constructive plan.
 """
 
 from __future__ import annotations
@@ -30,8 +32,16 @@ from scheduling.planner.model import FULL_SPOOL_GRAMS
 
 WINDOW_JOBS = 40
 WINDOW_PRINTERS = 8
-# Shares of the deterministic budget per stage: late jobs, minutes late, the rest.
-STAGE_SHARES = (0.5, 0.4, 0.1)
+# A budget under this is a live re-plan's: a smaller window (a whole farm this small, else the
+# soonest jobs on the printers around the earliest late job) and no presolve, which costs more
+# than such a window's whole search (measured: ~25 ms of a 40-job window's 50 ms first stage).
+# CP-SAT overruns small limits (a 40-job window took 300-1,000 ms on 0.1 s and 100 conflicts a
+# stage); 16 jobs on 5 printers stay near 50 ms.
+LIVE_BUDGET = 0.5
+LIVE_WINDOW_JOBS = 16
+LIVE_WINDOW_PRINTERS = 5
+# Shares of the deterministic budget per stage: late jobs, minutes late, inversions, the rest.
+STAGE_SHARES = (0.4, 0.3, 0.15, 0.15)
 # CP-SAT's deterministic time runs slow against the clock on these models (tardiness search
 # propagates a lot per conflict), so each stage is also capped in conflicts, which is just as
 # deterministic on one worker: about this many per budget second on an idle core.
@@ -48,10 +58,16 @@ class CpOutcome:
 
 def improve(farm: Farm, sched: Schedule, budget: float) -> tuple[Schedule, str]:
     """``sched`` improved by CP-SAT within ``budget`` deterministic seconds, or as it was."""
-    window, printers = choose_window(farm, sched)
+    live = budget < LIVE_BUDGET
+    if live:
+        window, printers = choose_window(farm, sched, LIVE_WINDOW_JOBS, LIVE_WINDOW_PRINTERS)
+    else:
+        window, printers = choose_window(farm, sched)
     if not window:
         return sched, "cp: nothing to improve"
-    outcome = solve_window(farm, sched, window, printers, deterministic_time=budget)
+    outcome = solve_window(
+        farm, sched, window, printers, deterministic_time=budget, presolve=not live
+    )
     if outcome is None:
         return sched, "cp: no solution in budget"
     candidate = retime(farm, outcome.sequences, sched.note + "+cp")
@@ -60,11 +76,13 @@ def improve(farm: Farm, sched: Schedule, budget: float) -> tuple[Schedule, str]:
     return sched, f"cp: kept ({len(window)} jobs on {len(printers)} printers)"
 
 
-def choose_window(farm: Farm, sched: Schedule) -> tuple[list[int], list[int]]:
+def choose_window(
+    farm: Farm, sched: Schedule, max_jobs: int = WINDOW_JOBS, max_printers: int = WINDOW_PRINTERS
+) -> tuple[list[int], list[int]]:
     """(window jobs, printers): everything on a small farm; else the soonest jobs on the printers
     that could run the earliest-due late job (empty when no job is late)."""
     placed = [k for k in range(len(farm.jobs)) if sched.printer[k] >= 0]
-    if len(placed) <= WINDOW_JOBS and len(farm.printers) <= WINDOW_PRINTERS:
+    if len(placed) <= max_jobs and len(farm.printers) <= max_printers:
         return placed, sorted({sched.printer[k] for k in placed} | set(range(len(farm.printers))))
     late = [k for k in placed if sched.end[k] > farm.jobs[k].due]
     if not late:
@@ -78,13 +96,13 @@ def choose_window(farm: Farm, sched: Schedule) -> tuple[list[int], list[int]]:
         others = [i for i in range(len(farm.printers)) if farm.compat[j.group, i] and i != home]
         # The printers that free up soonest are the ones that can take it earlier.
         others.sort(key=lambda i: (int(farm.free0[i]), i))
-        printers = sorted([home] + others[: WINDOW_PRINTERS - 1])
+        printers = sorted([home] + others[: max_printers - 1])
     chosen = set(printers)
     mine = sorted(
         (k for k in placed if sched.printer[k] in chosen), key=lambda k: (sched.start[k], k)
     )
-    if len(mine) > WINDOW_JOBS:
-        cut = sched.start[mine[WINDOW_JOBS]]
+    if len(mine) > max_jobs:
+        cut = sched.start[mine[max_jobs]]
         mine = [k for k in mine if sched.start[k] < cut]
     if first not in mine:
         return [], []
@@ -126,6 +144,7 @@ def solve_window(
     deterministic_time: float | None = None,
     wall_time: float | None = None,
     workers: int = 1,
+    presolve: bool = True,
 ) -> CpOutcome | None:
     """Re-plan ``window`` (PJob indexes) on ``printers`` (active indexes) with CP-SAT; returns the
     full farm's sequences (window first, then each printer's later jobs as they were)."""
@@ -157,6 +176,7 @@ def solve_window(
         m.AddExactlyOne(options)
         hints[start[k]] = sched.start[k]
     late, tardy, ends = [], [], []
+    late_now = tardy_now = 0  # the constructive plan's figures (its hint)
     for k in window:
         j = jobs[k]
         end = start[k] + j.dur
@@ -170,6 +190,9 @@ def solve_window(
             tardy.append(minutes)
             hints[is_late] = int(sched.end[k] > j.due)
             hints[minutes] = max(0, sched.end[k] - j.due)
+            late_now += hints[is_late]
+            tardy_now += hints[minutes]
+    inversions, inversions_now = _inversions(farm, sched, m, window, start, on, tails, hints)
     makespan = m.NewIntVar(0, horizon + DAY, "makespan")
     m.AddMaxEquality(makespan, ends)
     hints[makespan] = max(sched.end[k] for k in window)
@@ -177,16 +200,23 @@ def solve_window(
         m.AddHint(var, value)
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = workers
+    solver.parameters.cp_model_presolve = presolve
     if workers > 1:
         solver.parameters.interleave_search = True
     proven = True
     stages = [
-        (sum(late), STAGE_SHARES[0]),
-        (sum(tardy), STAGE_SHARES[1]),
-        (makespan * (len(window) + 1) + sum(swaps), STAGE_SHARES[2]),
+        (sum(late), late_now, STAGE_SHARES[0]),
+        (sum(tardy), tardy_now, STAGE_SHARES[1]),
+        (inversions, inversions_now, STAGE_SHARES[2]),
+        (makespan + farm.swap_penalty * sum(swaps), None, STAGE_SHARES[3]),
     ]
-    for objective, share in stages:
+    for objective, now, share in stages:
         if isinstance(objective, int):  # nothing to minimise (no due dates in the window)
+            continue
+        if now == 0:
+            # The plan at hand already reaches the bound: fix it there without a search (each
+            # solve costs a model load however easy it is).
+            m.Add(objective == 0)
             continue
         m.Minimize(objective)
         if deterministic_time is not None:
@@ -212,6 +242,50 @@ def solve_window(
         tardiness=sum(solver.Value(v) for v in tardy),
         proven=proven,
     )
+
+
+def _inversions(
+    farm: Farm,
+    sched: Schedule,
+    m: cp_model.CpModel,
+    window: list[int],
+    start: dict,
+    on: dict,
+    tails: dict[int, list[int]],
+    hints: dict,
+) -> tuple[cp_model.LinearExpr | int, int]:
+    """(the count, its value in ``sched``) of the priority inversions on one printer, as
+    ``construct.objective`` counts them: a flag per pair of window jobs of different priority
+    that may share a printer (set when they do and the lower one starts first), and, for a
+    window job on a printer, the later jobs there of higher priority (the window runs first)."""
+    weight = farm.weight
+    terms = []
+    now = 0  # the count in ``sched`` (the hint)
+    for (k, i), present in on.items():
+        above = sum(1 for t in tails[i] if weight[t] > weight[k])
+        if above:
+            terms.append(above * present)
+            now += above if sched.printer[k] == i else 0
+    by_rank = sorted(window, key=lambda k: (-weight[k], k))
+    printers_of: dict[int, set[int]] = {}
+    for k, i in on:
+        printers_of.setdefault(k, set()).add(i)
+    for x, high in enumerate(by_rank):
+        for low in by_rank[x + 1 :]:
+            if weight[low] == weight[high]:
+                continue
+            shared = sorted(printers_of.get(high, set()) & printers_of.get(low, set()))
+            if not shared:
+                continue
+            flag = m.NewBoolVar(f"inv{high}_{low}")
+            for i in shared:
+                m.Add(start[high] < start[low]).OnlyEnforceIf([on[high, i], on[low, i], flag.Not()])
+            terms.append(flag)
+            hints[flag] = int(
+                sched.printer[high] == sched.printer[low] and sched.start[low] < sched.start[high]
+            )
+            now += hints[flag]
+    return sum(terms), now
 
 
 def _printer_model(

@@ -13,12 +13,9 @@ from scheduling.planner.construct import (
     rebalance_tail,
     retime,
 )
-from scheduling.planner.farm import Farm
+from scheduling.planner.farm import SWAP_PENALTY_MINUTES, Farm
 from scheduling.planner.model import Assignment, Instance, Plan, Swap, Unplaced
 
-# A swap counts this many minutes more than its real length when choosing a printer: a job
-# waits up to that long for a printer that already holds its material. Measured in the bench.
-SWAP_PENALTY_MINUTES = 60
 # Passes that place the job ending last first, while that shortens the makespan.
 CRITICAL_PASSES = 2
 # A makespan within this factor of the even-spread bound is not worth another pass.
@@ -27,9 +24,17 @@ CLOSE_ENOUGH = 1.02
 # late: with one, giving up a printer's longest job only trades it for another (never better on
 # the bench's farms), and the two passes cost a fifth of a re-plan.
 MOORE_ONE_LATE_JOBS = 200
+# The CP-SAT budget of a live re-plan (deterministic seconds, one worker): enough to settle a
+# small farm's window exactly, small enough that a re-plan after an event on a 1,000-job farm,
+# where the window is the soonest jobs around the earliest late job, stays under 100 ms
+# (bench/bench_plan.py, the re-plan rows).
+REPLAN_CPSAT_BUDGET = 0.1
 # With CP-SAT, farms up to this many jobs also get the swap-removing moves (each try lays out
 # the whole plan: about as long as CP-SAT's own budget on 40 jobs).
 FEWER_SWAPS_JOBS = 60
+# Its tries per second of CP-SAT budget (a count, so the same farm gives the same plan), at most
+# 4,000 (each lays out the whole plan: ~0.1 ms on 40 jobs): a live re-plan's 0.1 s allows 400.
+FEWER_SWAPS_TRIES_PER_SECOND = 4000
 
 
 def _horizon(farm: Farm) -> int:
@@ -68,39 +73,39 @@ def due_order(farm: Farm, *, capped: bool = True) -> list[int]:
     )
 
 
-def construct(farm: Farm, swap_penalty: int = SWAP_PENALTY_MINUTES) -> Schedule:
+def construct(farm: Farm) -> Schedule:
     """The best of a few list-scheduling passes. Priority order first: when it leaves no job late
     it is the answer (the aims rank lateness, then priority). Otherwise orders by ship-by date
     compete on the objective, with and without Moore and Hodgson's rule (give up the longest job
     of a printer that would finish one late: fewer late jobs when the farm is overloaded)."""
-    best = list_schedule(farm, priority_order(farm), swap_penalty, "priority")
-    if best.objective[1] > 0:
+    best = list_schedule(farm, priority_order(farm), "priority")
+    if best.objective.late > 0:
         capped, uncapped = due_order(farm), due_order(farm, capped=False)
-        best = min(best, list_schedule(farm, uncapped, swap_penalty, "due-uncapped"))
+        best = min(best, list_schedule(farm, uncapped, "due-uncapped"))
         # Capping the latest starts at the horizon balances the printers but may cost a job.
-        best = min(best, list_schedule(farm, capped, swap_penalty, "due"))
-        late = best.objective[1]
+        best = min(best, list_schedule(farm, capped, "due"))
+        late = best.objective.late
         if late > 1 or (late == 1 and len(farm.jobs) <= MOORE_ONE_LATE_JOBS):
             for order, note in ((uncapped, "moore-uncapped"), (capped, "moore")):
-                best = min(best, list_schedule(farm, order, swap_penalty, note, defer_late=True))
-    best = _shorten(farm, best, swap_penalty)
+                best = min(best, list_schedule(farm, order, note, defer_late=True))
+    best = _shorten(farm, best)
     # The same sequences with the spool needed last evicted (the pass could not see ahead).
     again = retime(farm, best.sequences(len(farm.printers)), best.note + "+retime")
     best = again if again.objective < best.objective else best
     return batch_materials(farm, best)
 
 
-def _shorten(farm: Farm, best: Schedule, swap_penalty: int) -> Schedule:
+def _shorten(farm: Farm, best: Schedule) -> Schedule:
     """Shorter makespans, kept only where nothing the aims rank higher gets worse: the last jobs
     placed again longest first; and the job that ends last placed first (a long job due late
     otherwise starts late and finishes after everything else)."""
     if not any(p >= 0 for p in best.printer):
         return best
-    balanced = rebalance_tail(farm, best, swap_penalty)
+    balanced = rebalance_tail(farm, best)
     if balanced.objective < best.objective:
         best = balanced
     for attempt in range(CRITICAL_PASSES):
-        if best.objective[4] <= _horizon(farm) * CLOSE_ENOUGH:
+        if best.objective.makespan <= _horizon(farm) * CLOSE_ENOUGH:
             break
         last = max(
             range(len(farm.jobs)), key=lambda k: (best.end[k] if best.printer[k] >= 0 else -1, k)
@@ -108,10 +113,8 @@ def _shorten(farm: Farm, best: Schedule, swap_penalty: int) -> Schedule:
         if best.printer[last] < 0 or farm.jobs[last].pin is not None or not best.order:
             break
         order = [last] + [k for k in best.order if k != last]
-        sched = list_schedule(
-            farm, order, swap_penalty, best.note.split("+")[0] + f"+first{attempt + 1}"
-        )
-        balanced = rebalance_tail(farm, sched, swap_penalty)
+        sched = list_schedule(farm, order, best.note.split("+")[0] + f"+first{attempt + 1}")
+        balanced = rebalance_tail(farm, sched)
         sched = min(sched, balanced, key=lambda s: s.objective)
         if sched.objective >= best.objective:
             break
@@ -142,15 +145,17 @@ def forget_plans() -> None:
 
 @lru_cache(maxsize=8)
 def _plan_cached(instance: Instance, cpsat_budget: float, swap_penalty: int) -> Plan:
-    farm = Farm(instance)
-    sched = construct(farm, swap_penalty)
+    farm = Farm(instance, swap_penalty)
+    sched = construct(farm)
     notes = [sched.note]
     if cpsat_budget > 0 and farm.jobs:
         from scheduling.planner.improve import improve
 
-        sched, note = improve(farm, sched, cpsat_budget)
+        improved, note = improve(farm, sched, cpsat_budget)
         notes.append(note)
-        sched = fewer_swaps(farm, batch_materials(farm, sched), FEWER_SWAPS_JOBS)
+        if improved is not sched:  # CP-SAT's relaxed swaps may have split a colour run
+            tries = int(FEWER_SWAPS_TRIES_PER_SECOND * min(1.0, cpsat_budget))
+            sched = fewer_swaps(farm, batch_materials(farm, improved), FEWER_SWAPS_JOBS, tries)
     return to_plan(farm, sched, tuple(notes))
 
 

@@ -124,7 +124,7 @@ def farm_replan(*, user_id: int, now: datetime | None = None) -> FarmPlan:
     """Plan the owner's farm now and store the plan on the jobs (one bulk write)."""
     now = now or timezone.now()
     instance, jobs = farm_instance(user_id=user_id, now=now)
-    result = planner.plan(instance)
+    result = planner.plan(instance, cpsat_budget=planner.REPLAN_CPSAT_BUDGET)
     placed = {a.job_id: a for a in result.assignments}
     reasons = {u.job_id: u.reason for u in result.unplaced}
     for job in jobs:

@@ -80,8 +80,11 @@ def test_the_plan_lists_printers_in_order_and_unplaced_jobs_with_the_reason(api,
     body = api.get("/api/plan").json()
     assert body["computed_at"]
     plan_a = next(p for p in body["printers"] if p["printer_id"] == a.pk)
+    # Both on A, which holds PLA: CP-SAT looked at the farm (the live re-plan lets it) and kept
+    # the wait, as the aims price it: B would save 20 minutes but need a spool swap.
     assert [j["job_id"] for j in plan_a["jobs"]] == [first.pk, second.pk]
     assert plan_a["jobs"][0]["swap"] is None
+    assert "cp: " in FarmPlan.objects.get(user=owner).notes
     assert body["unplaced"] == [
         {
             "job_id": body["unplaced"][0]["job_id"],
