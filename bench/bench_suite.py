@@ -114,6 +114,7 @@ def main() -> int:
 
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         env = dict(os.environ, **{OUT_ENV: out.name})
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # as ./scripts/test runs it
         env["PYTHONPATH"] = os.pathsep.join(
             filter(None, [str(ROOT / "bench"), env.get("PYTHONPATH")])
         )

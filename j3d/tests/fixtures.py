@@ -7,7 +7,8 @@ fixtures that need them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -33,6 +34,28 @@ def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str)
     if isinstance(val, bytes) and len(val) > 40:
         return f"{len(val)}-bytes"
     return None
+
+
+class TemplateDatabase:
+    """pytest-django's django_db_setup, except that each process copies a migrated template (kept
+    between runs) rather than migrating its own test database: j3d/tests/database.py."""
+
+    @pytest.fixture(scope="session")
+    def django_db_setup(
+        self, django_test_environment: None, django_db_blocker: Any, django_db_createdb: bool
+    ) -> Iterator[None]:
+        from j3d.tests.database import setup_test_database, teardown_test_database
+
+        with django_db_blocker.unblock():
+            names = setup_test_database(rebuild=django_db_createdb)
+        yield
+        with django_db_blocker.unblock():
+            teardown_test_database(*names)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Registered after pytest-django's plugin (this one loads before it), so this fixture wins.
+    config.pluginmanager.register(TemplateDatabase(), "j3d-template-database")
 
 
 @pytest.fixture(autouse=True)
