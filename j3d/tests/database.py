@@ -129,8 +129,11 @@ class _Postgres:
 
     @staticmethod
     def drop(name: str) -> None:
+        # FORCE: a test's threads may still hold connections (CONN_MAX_AGE keeps them open).
         with connection.creation._nodb_cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {connection.ops.quote_name(name)}")
+            cursor.execute(
+                f"DROP DATABASE IF EXISTS {connection.ops.quote_name(name)} WITH (FORCE)"
+            )
 
     @classmethod
     def copy(cls, template: str, target: str) -> None:
