@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from j3d.lib.text import storable_text
 from j3d.lib.validation import save_validated
 from printers.bambu.commands import (
     DEVELOPER_MODE_REQUIRED_MESSAGE,
@@ -109,8 +110,8 @@ def command_record_reply(*, printer_id: int, reply: Reply, now: datetime | None 
     Returns the number of commands updated (0 when the reply answers nothing J3D sent).
     """
     sequence_id = reply.sequence_id or ""
-    if not sequence_id:
-        return 0
+    if not sequence_id or storable_text(sequence_id) != sequence_id:
+        return 0  # J3D sends digits: text no column can hold answers nothing it sent
     now = now or timezone.now()
     waiting = PrinterCommand.objects.filter(
         printer_id=printer_id, sequence_id=sequence_id, status=PrinterCommand.Status.SENT
@@ -126,7 +127,7 @@ def command_record_reply(*, printer_id: int, reply: Reply, now: datetime | None 
     else:
         err = f"error {reply.err_hex}" if reply.err_hex else ""
         text = reply.reason or err or "the printer refused it"
-        fields = {"status": PrinterCommand.Status.FAILED, "reason": text[:255]}
+        fields = {"status": PrinterCommand.Status.FAILED, "reason": storable_text(text[:255])}
     return waiting.update(**fields, acked_at=now, updated_at=now)
 
 

@@ -10,7 +10,6 @@ not one per delta).
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
@@ -23,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from j3d import events
+from j3d.lib.text import storable_text
 from printers.models import (
     BambuMaterial,
     Printer,
@@ -50,16 +50,11 @@ NOTABLE_KEYS = (
 NOTABLE_TRAY_KEYS = ("slot", "empty", "type", "sub_brand", "color", "remaining_pct")
 
 
-# What no text or jsonb column holds: PostgreSQL refuses NUL, and a lone UTF-16 surrogate is no
-# Unicode text (no UTF-8 encoder takes it). A report may carry both as JSON escapes.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
 def snapshot_storable(snapshot: dict[str, Any]) -> dict[str, Any]:
-    """``snapshot`` with each NUL and lone surrogate of its text replaced by U+FFFD, as
-    decode_payload replaces invalid UTF-8; the same dict when it has none (the usual case, told
-    by one serialisation: orjson refuses a lone surrogate and escapes NUL). The link stores,
-    compares and announces only this (PrinterLink.flush)."""
+    """``snapshot`` with each NUL and lone surrogate of its text replaced by U+FFFD
+    (j3d.lib.text: no text or jsonb column holds them); the same dict when it has none (the
+    usual case, told by one serialisation: orjson refuses a lone surrogate and escapes NUL).
+    The link stores, compares and announces only this (PrinterLink.flush)."""
     try:
         if b"\\u0000" not in orjson.dumps(snapshot):
             return snapshot
@@ -71,7 +66,7 @@ def snapshot_storable(snapshot: dict[str, Any]) -> dict[str, Any]:
 def _storable(value: Any) -> Any:
     kind = type(value)
     if kind is str:
-        return _UNSTORABLE.sub("\ufffd", value)
+        return storable_text(value)
     if kind is dict:
         return {key: _storable(item) for key, item in value.items()}
     if kind is list or kind is tuple:

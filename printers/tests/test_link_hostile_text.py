@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from j3d.models import Event
-from printers.models import BambuMaterial, PrinterStatus
+from printers.models import BambuMaterial, PrinterCommand, PrinterStatus
 from printers.services.printers import printer_create
 from printers.tests.fakes import fake_link, status_message
 from printers.tests.fixtures_link import SAMPLES, load_sample_messages
@@ -68,3 +68,20 @@ def test_a_job_name_and_tray_no_column_can_hold_are_stored_replaced(link_and_pri
     assert Event.objects.filter(type="print.started").count() == 1
     for url in ("/api/printers/", f"/api/printers/{printer.pk}/", "/api/events/"):
         assert api.get(url).status_code == 200, url
+
+
+@pytest.mark.parametrize("bad", ["\u0000", "\ud800"])
+def test_a_refusal_with_text_no_column_can_hold_is_recorded_replaced(link_and_printer, owner, bad):
+    link, printer = link_and_printer
+    sent = {"user": owner, "printer": printer, "action": "pause", "status": "sent"}
+    refused = PrinterCommand.objects.create(**sent, sequence_id="77")
+    other = PrinterCommand.objects.create(**sent, sequence_id="78")
+    reply = {"command": "pause", "result": "failed", "reason": f"busy{bad}"}
+    link.hub.report(printer.pk, _payload({"print": {**reply, "sequence_id": "77"}}))
+    link.hub.report(printer.pk, _payload({"print": {**reply, "sequence_id": f"78{bad}"}}))
+    link.tick()
+
+    assert link.errors == {}
+    refused.refresh_from_db()
+    assert (refused.status, refused.reason) == ("failed", "busy\ufffd")
+    assert PrinterCommand.objects.get(pk=other.pk).status == "sent"  # answers nothing J3D sent
