@@ -50,27 +50,42 @@ NOTABLE_KEYS = (
 NOTABLE_TRAY_KEYS = ("slot", "empty", "type", "sub_brand", "color", "remaining_pct")
 
 
+# A real snapshot serialises to a few KB (an X1C with four AMS units: 4.5 KB). One over
+# SNAPSHOT_TRIM_BYTES holds what no printer sends (a megabyte job name, thousands of AMS units
+# in a 1 MB report), which would bloat the status row, every API read of it and each event that
+# quotes it: its texts are cut to SNAPSHOT_MAX_TEXT characters and its lists to
+# SNAPSHOT_MAX_ITEMS items.
+SNAPSHOT_TRIM_BYTES = 32 * 1024
+SNAPSHOT_MAX_TEXT = 1000
+SNAPSHOT_MAX_ITEMS = 64
+
+
 def snapshot_storable(snapshot: dict[str, Any]) -> dict[str, Any]:
-    """``snapshot`` with each NUL and lone surrogate of its text replaced by U+FFFD
-    (j3d.lib.text: no text or jsonb column holds them); the same dict when it has none (the
-    usual case, told by one serialisation: orjson refuses a lone surrogate and escapes NUL).
-    The link stores, compares and announces only this (PrinterLink.flush)."""
+    """``snapshot`` as it may be stored: each NUL and lone surrogate of its text replaced by
+    U+FFFD (j3d.lib.text: no text or jsonb column holds them), and trimmed when oversized (see
+    SNAPSHOT_TRIM_BYTES). The same dict in the usual case, told by one serialisation (orjson
+    refuses a lone surrogate and escapes NUL). The link stores, compares and announces only
+    this (PrinterLink.flush)."""
     try:
-        if b"\\u0000" not in orjson.dumps(snapshot):
-            return snapshot
-    except TypeError:
-        pass
-    return _storable(snapshot)
+        blob = orjson.dumps(snapshot)
+    except TypeError:  # a lone surrogate
+        snapshot = _storable(snapshot, trim=False)
+        blob = orjson.dumps(snapshot)
+    if len(blob) > SNAPSHOT_TRIM_BYTES:
+        return _storable(snapshot, trim=True)
+    if b"\\u0000" in blob:
+        return _storable(snapshot, trim=False)
+    return snapshot
 
 
-def _storable(value: Any) -> Any:
+def _storable(value: Any, trim: bool) -> Any:
     kind = type(value)
     if kind is str:
-        return storable_text(value)
+        return storable_text(value[:SNAPSHOT_MAX_TEXT] if trim else value)
     if kind is dict:
-        return {key: _storable(item) for key, item in value.items()}
+        return {key: _storable(item, trim) for key, item in value.items()}
     if kind is list or kind is tuple:
-        return [_storable(item) for item in value]
+        return [_storable(item, trim) for item in value[: SNAPSHOT_MAX_ITEMS if trim else None]]
     return value
 
 

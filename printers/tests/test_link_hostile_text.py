@@ -1,4 +1,6 @@
-"""Text no database column can hold, from a printer: NUL characters and lone UTF-16 surrogates.
+"""What a printer may send that the database must not get as it is: text no column can hold (NUL
+characters, lone UTF-16 surrogates), and texts and lists no printer really sends (a megabyte job
+name, thousands of AMS units), which would bloat the status row, every read of it and each event.
 
 A report is JSON, and JSON may escape both (``"\\u0000"``, ``"\\ud800"``); PostgreSQL's text and
 jsonb refuse NUL, and no UTF-8 encoder takes a lone surrogate. The link must still store the
@@ -17,6 +19,7 @@ import pytest
 
 from j3d.models import Event
 from printers.models import BambuMaterial, PrinterCommand, PrinterStatus
+from printers.services import live
 from printers.services.printers import printer_create
 from printers.tests.fakes import fake_link, status_message
 from printers.tests.fixtures_link import SAMPLES, load_sample_messages
@@ -85,3 +88,24 @@ def test_a_refusal_with_text_no_column_can_hold_is_recorded_replaced(link_and_pr
     refused.refresh_from_db()
     assert (refused.status, refused.reason) == ("failed", "busy\ufffd")
     assert PrinterCommand.objects.get(pk=other.pk).status == "sent"  # answers nothing J3D sent
+
+
+def test_an_oversized_report_is_stored_trimmed_and_the_printer_goes_on(link_and_printer, api):
+    link, printer = link_and_printer
+    units = [{"id": str(n), "tray": [{"id": "0", "tray_type": "PLA"}]} for n in range(3000)]
+    huge = {"gcode_state": "RUNNING", "subtask_name": "B" * 500_000, "ams": {"ams": units}}
+    link.hub.report(printer.pk, _payload(status_message(msg=0, **huge)))
+    link.tick()
+
+    assert link.errors == {}
+    snapshot = PrinterStatus.objects.get(printer=printer).snapshot
+    assert len(json.dumps(snapshot)) < 2 * live.SNAPSHOT_TRIM_BYTES
+    assert snapshot["job_name"] == "B" * live.SNAPSHOT_MAX_TEXT
+    assert len(snapshot["ams"]) == live.SNAPSHOT_MAX_ITEMS
+    started = Event.objects.get(type="print.started", printer_id=printer.pk)
+    assert started.payload["job_name"] == snapshot["job_name"]
+    link.hub.report(printer.pk, _payload(status_message(mc_percent=7)))
+    link.tick()
+    assert PrinterStatus.objects.get(printer=printer).snapshot["progress_pct"] == 7
+    assert Event.objects.filter(type="print.started").count() == 1
+    assert api.get(f"/api/printers/{printer.pk}/").status_code == 200
