@@ -6,8 +6,8 @@ from django.views.generic import ListView
 
 from printers.models import Printer, PrinterStatus
 
-# What the farm page shows first (static/printers/farm.js keeps the same order when it refreshes):
-# a printer that cannot be reached is a problem, never hidden at the end.
+# What the farm page shows first: a printer that cannot be reached is a problem, never hidden at
+# the end.
 PROBLEM_STATES = (
     PrinterStatus.State.FAILED,
     PrinterStatus.State.OFFLINE,
@@ -33,3 +33,10 @@ class FarmView(LoginRequiredMixin, ListView):
             .prefetch_related("materials")
             .order_by(problems_first, "name", "id")
         )
+
+
+class FarmTilesView(FarmView):
+    """The farm page's tiles alone, as its first paint drew them: what the page's script swaps
+    in every few seconds (one renderer for a tile, printers/_farm_tiles.html)."""
+
+    template_name = "printers/_farm_tiles.html"
