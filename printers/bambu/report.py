@@ -25,6 +25,7 @@ import orjson
 
 from printers.bambu.commands import Reply, parse_reply
 from printers.bambu.snapshot import (
+    CONTEXT_FIELD_READERS,
     FIELD_READERS,
     SECTION_READERS,
     ReadContext,
@@ -111,19 +112,21 @@ def _status_update(changed: int, full: bool) -> Update:
     return update
 
 
-# One bit per snapshot section, then one per FIELD_READERS key: the merge ORs together what a
-# message changed (ints, no set building on the hot path) and the snapshot re-reads those bits.
+# One bit per snapshot section, then one per FIELD_READERS and CONTEXT_FIELD_READERS key: the
+# merge ORs together what a message changed (ints, no set building on the hot path) and the
+# snapshot re-reads those bits.
 _BITS: dict[str, int] = {name: 1 << index for index, name in enumerate(SECTION_READERS)}
 _FIELD_BITS: dict[str, int] = {
-    key: 1 << (len(_BITS) + index) for index, key in enumerate(FIELD_READERS)
+    key: 1 << (len(_BITS) + index)
+    for index, key in enumerate((*FIELD_READERS, *CONTEXT_FIELD_READERS))
 }
 
 
-# Parts of a section read on their own when only their keys changed: layer deltas (flat or 3D)
-# re-read the layers, not the whole progress section. (bit, section, reader)
+# Parts of a section read on their own when only their keys changed: a 3D delta re-reads the
+# layers, not the whole progress section. (bit, section, reader)
 _LAYERS = 1 << (len(_BITS) + len(_FIELD_BITS))
 _PARTS = ((_LAYERS, "progress", read_layers),)
-_KEY_DIRTY = {"layer_num": _LAYERS, "total_layer_num": _LAYERS, "3D": _LAYERS}
+_KEY_DIRTY = {"3D": _LAYERS}
 
 
 def _sections(*names: str) -> int:
@@ -450,10 +453,12 @@ class PrinterState:
         if steps is None:
             steps = _read_steps(dirty)
         for name, read, key in steps:
-            if name is None:
-                fields.update(read(data, ctx))
-            else:
+            if key is not None:  # a field read from one key
                 fields[name] = read(data.get(key))
+            elif name is None:  # a section
+                fields.update(read(data, ctx))
+            else:  # a field read from the report and the context
+                fields[name] = read(data, ctx)
         self._dirty = 0
         snapshot = self._snapshot = _new_object(Snapshot)  # Snapshot.from_fields, inline
         _set_attribute(snapshot, "__dict__", fields)
@@ -490,6 +495,10 @@ class PrinterState:
                             if code is _MERGE and _same(cache.get(key), value):
                                 continue  # an unchanged subtree of a full report
                             merged = extra(cache, value, full)
+                            if merged & _ACTIVE_TRAY and code is _STAMPED_MERGE:
+                                # device.extruder changed (only it reads into active_tray):
+                                # its decoded temperatures must be read again
+                                self._ctx.extruder_version += 1
                             changed |= merged
                             dirty |= merged
                         continue
@@ -527,8 +536,11 @@ class PrinterState:
         if key == "3D":
             for name, source, flats, bits in _LAYER_SOURCES:
                 if name in value:
-                    if max(map(sent.get, flats, _NEVER)) > sent.get(source, -1):
-                        flipped |= bits
+                    at = sent.get(source, -1)
+                    for flat in flats:
+                        if sent.get(flat, -1) > at:
+                            flipped |= bits
+                            break
                     sent[source] = seq
             if flipped:
                 self._dirty |= _LAYERS
@@ -537,11 +549,12 @@ class PrinterState:
             probe = _DEVICE_SOURCES.get(part)
             if probe is not None and probe[0](item):
                 _, source, flats, bits = probe
-                if max(map(sent.get, flats, _NEVER)) > sent.get(source, -1):
-                    flipped |= bits
+                at = sent.get(source, -1)
+                for flat in flats:
+                    if sent.get(flat, -1) > at:
+                        flipped |= bits
+                        break
                 sent[source] = seq
-        if "extruder" in value:
-            self._ctx.extruder_version += 1
         if flipped:
             self._dirty |= flipped
         return flipped
@@ -564,9 +577,6 @@ class PrinterState:
         self._ctx.ams_kinds = kinds
         self._dirty |= _VERSION
         return Update("version", _VERSION_NAMES, reply, False)
-
-
-_NEVER = (-1, -1)  # "never sent", for each flat rival (there are at most two)
 
 
 def _info_temp_present(part: Any) -> bool:
@@ -733,7 +743,10 @@ def _plan(key: str) -> tuple[str, int, int, Any]:
     return (_PLAIN, changes, dirties, None)
 
 
-_PLANS = {key: _plan(key) for key in {*_KEY_SECTIONS, *_SPECIAL_MERGES, *FIELD_READERS}}
+_PLANS = {
+    key: _plan(key)
+    for key in {*_KEY_SECTIONS, *_SPECIAL_MERGES, *FIELD_READERS, *CONTEXT_FIELD_READERS}
+}
 _SHAPES: dict[tuple[str, ...], tuple[tuple[Any, ...], ...]] = {}
 
 
@@ -750,17 +763,28 @@ def _shape_plans(shape: tuple[str, ...]) -> tuple[tuple[Any, ...], ...]:
     return result
 
 
+# What already reads a field key's field besides its section: the layers part reads both layer
+# fields.
+_FIELD_COVERED_BY = {"layer_num": _LAYERS, "total_layer_num": _LAYERS}
+
+
 def _read_steps(dirty: int) -> tuple[tuple[Any, Any, Any], ...]:
-    """What snapshot() runs for ``dirty``: (None, section reader, None) per dirty section and
-    (field, reader, key) per dirty field its section does not already cover. Memoized per mask."""
+    """What snapshot() runs for ``dirty``: (None, section reader, None) per dirty section,
+    (field, reader, key) per dirty FIELD_READERS field and (field, reader, None) per dirty
+    CONTEXT_FIELD_READERS field that nothing else read already covers. Memoized per mask."""
     steps: list[tuple[Any, Any, Any]] = []
     for name, bit in _BITS.items():
         if dirty & bit:
             steps.append((None, SECTION_READERS[name], None))
     for key, bit in _FIELD_BITS.items():
-        if dirty & bit and not dirty & (_KEY_SECTIONS.get(key) or 0):
-            name, read = FIELD_READERS[key]
-            steps.append((name, read, key))
+        covered = (_KEY_SECTIONS.get(key) or 0) | _FIELD_COVERED_BY.get(key, 0)
+        if dirty & bit and not dirty & covered:
+            if key in FIELD_READERS:
+                name, read = FIELD_READERS[key]
+                steps.append((name, read, key))
+            else:
+                name, read = CONTEXT_FIELD_READERS[key]
+                steps.append((name, read, None))
     for bit, section, read in _PARTS:
         if dirty & bit and not dirty & _BITS[section]:
             steps.append((None, read, None))

@@ -382,7 +382,7 @@ class ReadContext:
     sent: dict[str, int] = field(init=False, default_factory=dict, repr=False, compare=False)
     # Bumped whenever device.extruder changes, so its decoded temperatures are reused until then.
     extruder_version: int = field(init=False, default=0, repr=False, compare=False)
-    extruder_cache: tuple[int, tuple[Any, ...], int, Any] | None = field(
+    extruder_cache: tuple[int, tuple[Any, ...], int, Any, Any] | None = field(
         init=False, default=None, repr=False, compare=False
     )
 
@@ -461,27 +461,32 @@ def read_progress(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
 
 def read_layers(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
     """``layer``/``total_layers``: flat or ``3D`` nested, whichever the printer sent last (the
-    part of the progress section that layer deltas change)."""
-    layer = p.get("layer_num")
-    if type(layer) is not int or not -MAX_NUMBER <= layer <= MAX_NUMBER:
-        layer = as_int(layer)
-    total = p.get("total_layer_num")
-    if type(total) is not int or not -MAX_NUMBER <= total <= MAX_NUMBER:
-        total = as_int(total)
+    part of the progress section that a ``3D`` delta changes)."""
+    return {"layer": read_layer(p, ctx), "total_layers": read_total_layers(p, ctx)}
+
+
+def read_layer(p: dict[str, Any], ctx: ReadContext) -> int | None:
+    """``layer`` alone: flat ``layer_num`` or ``3D.layer_num``, whichever was sent last."""
+    return _newest_layer(p, ctx, "layer_num", "3D.layer_num")
+
+
+def read_total_layers(p: dict[str, Any], ctx: ReadContext) -> int | None:
+    """``total_layers`` alone: flat ``total_layer_num`` or ``3D.total_layer_num``."""
+    return _newest_layer(p, ctx, "total_layer_num", "3D.total_layer_num")
+
+
+def _newest_layer(p: dict[str, Any], ctx: ReadContext, flat_key: str, nested_key: str) -> Any:
+    flat = p.get(flat_key)
+    if type(flat) is not int or not -MAX_NUMBER <= flat <= MAX_NUMBER:
+        flat = as_int(flat)
     nested = p.get("3D")
     if type(nested) is dict:
-        sent = ctx.sent
-        packed = as_int(nested.get("layer_num"))
+        packed = as_int(nested.get(flat_key))  # the nested key has the flat key's name
         if packed is not None and (
-            layer is None or sent.get("layer_num", -1) <= sent.get("3D.layer_num", -1)
+            flat is None or ctx.sent.get(flat_key, -1) <= ctx.sent.get(nested_key, -1)
         ):
-            layer = packed
-        packed = as_int(nested.get("total_layer_num"))
-        if packed is not None and (
-            total is None or sent.get("total_layer_num", -1) <= sent.get("3D.total_layer_num", -1)
-        ):
-            total = packed
-    return {"layer": layer, "total_layers": total}
+            return packed
+    return flat
 
 
 def _percent(value: Any) -> int | None:
@@ -501,25 +506,47 @@ def _packed_temps(part: Any) -> tuple[float | None, float | None]:
     return unpack_temp(temp)
 
 
+def _reading(value: Any) -> float | None:
+    """A temperature reading: :func:`as_float` with the common case (a float) inline."""
+    if type(value) is float and -MAX_NUMBER <= value <= MAX_NUMBER:
+        return value
+    return as_float(value)
+
+
 def read_bed_temps(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
     """Flat ``bed_temper``/``bed_target_temper``, or the packed ``device.bed`` (newest wins)."""
-    current = p.get("bed_temper")
-    if type(current) is not float or not -MAX_NUMBER <= current <= MAX_NUMBER:
-        current = as_float(current)
-    target = p.get("bed_target_temper")
-    if type(target) is not float or not -MAX_NUMBER <= target <= MAX_NUMBER:
-        target = as_float(target)
+    current, target = _device_bed(p)
+    return {
+        "bed_temp": newest(ctx, "bed_temper", _reading(p.get("bed_temper")), "device.bed", current),
+        "bed_target": newest(
+            ctx, "bed_target_temper", _reading(p.get("bed_target_temper")), "device.bed", target
+        ),
+    }
+
+
+def read_bed_temp(p: dict[str, Any], ctx: ReadContext) -> float | None:
+    """``bed_temp`` alone (see read_bed_temps)."""
+    flat = _reading(p.get("bed_temper"))
+    sent = ctx.sent
+    if flat is not None and sent.get("bed_temper", -1) > sent.get("device.bed", -1):
+        return flat  # the flat reading is the newer one (the common delta): no packed lookup
+    return newest(ctx, "bed_temper", flat, "device.bed", _device_bed(p)[0])
+
+
+def read_bed_target(p: dict[str, Any], ctx: ReadContext) -> float | None:
+    """``bed_target`` alone (see read_bed_temps)."""
+    flat = _reading(p.get("bed_target_temper"))
+    sent = ctx.sent
+    if flat is not None and sent.get("bed_target_temper", -1) > sent.get("device.bed", -1):
+        return flat
+    return newest(ctx, "bed_target_temper", flat, "device.bed", _device_bed(p)[1])
+
+
+def _device_bed(p: dict[str, Any]) -> tuple[float | None, float | None]:
     device = p.get("device")
     if type(device) is dict and "bed" in device:
-        packed, packed_target = _packed_temps(device["bed"])
-        if packed is not None:
-            sent = ctx.sent
-            nested_at = sent.get("device.bed", -1)
-            if current is None or sent.get("bed_temper", -1) <= nested_at:
-                current = packed
-            if target is None or sent.get("bed_target_temper", -1) <= nested_at:
-                target = packed_target
-    return {"bed_temp": current, "bed_target": target}
+        return _packed_temps(device["bed"])
+    return None, None
 
 
 def read_chamber_temp(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
@@ -546,53 +573,102 @@ def read_chamber_temp(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
 def read_nozzle_temps(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
     """The active nozzle: flat ``nozzle_temper``/``nozzle_target_temper`` or the active extruder's
     packed temperature (newest wins); every extruder's pair on dual-nozzle printers."""
-    current = p.get("nozzle_temper")
-    if type(current) is not float or not -MAX_NUMBER <= current <= MAX_NUMBER:
-        current = as_float(current)
-    target = p.get("nozzle_target_temper")
-    if type(target) is not float or not -MAX_NUMBER <= target <= MAX_NUMBER:
-        target = as_float(target)
     device = p.get("device")
     if type(device) is not dict or "extruder" not in device:
-        return {"nozzle_temp": current, "nozzle_target": target, "extruder_temps": ()}
-    extruders, active, _ = _extruders(device, ctx)
-    if extruders:
-        pair = extruders[min(active, len(extruders) - 1)]
-        if pair.current is not None:
-            sent = ctx.sent
-            nested_at = sent.get("device.extruder", -1)
-            if current is None or sent.get("nozzle_temper", -1) <= nested_at:
-                current = pair.current
-            if pair.target is not None and (
-                target is None or sent.get("nozzle_target_temper", -1) <= nested_at
-            ):
-                target = pair.target
+        current = _reading(p.get("nozzle_temper"))
+        return {
+            "nozzle_temp": current,
+            "nozzle_target": _reading(p.get("nozzle_target_temper")),
+            "extruder_temps": (),
+        }
+    extruders, _, _, pair = _extruders(device, ctx)
     return {
-        "nozzle_temp": current,
-        "nozzle_target": target,
+        "nozzle_temp": newest(
+            ctx,
+            "nozzle_temper",
+            _reading(p.get("nozzle_temper")),
+            "device.extruder",
+            None if pair is None else pair.current,
+        ),
+        "nozzle_target": newest(
+            ctx,
+            "nozzle_target_temper",
+            _reading(p.get("nozzle_target_temper")),
+            "device.extruder",
+            None if pair is None else pair.target,
+        ),
         "extruder_temps": extruders if len(extruders) > 1 else (),
     }
+
+
+def read_nozzle_temp(p: dict[str, Any], ctx: ReadContext) -> float | None:
+    """``nozzle_temp`` alone (see read_nozzle_temps)."""
+    flat = _reading(p.get("nozzle_temper"))
+    sent = ctx.sent
+    if flat is not None and sent.get("nozzle_temper", -1) > sent.get("device.extruder", -1):
+        return flat  # the flat reading is the newer one (the common delta)
+    pair = _active_extruder_pair(p, ctx)
+    return newest(ctx, "nozzle_temper", flat, "device.extruder", pair and pair.current)
+
+
+def read_nozzle_target(p: dict[str, Any], ctx: ReadContext) -> float | None:
+    """``nozzle_target`` alone (see read_nozzle_temps)."""
+    flat = _reading(p.get("nozzle_target_temper"))
+    sent = ctx.sent
+    if flat is not None and sent.get("nozzle_target_temper", -1) > sent.get("device.extruder", -1):
+        return flat
+    pair = _active_extruder_pair(p, ctx)
+    return newest(ctx, "nozzle_target_temper", flat, "device.extruder", pair and pair.target)
+
+
+def _active_extruder_pair(p: dict[str, Any], ctx: ReadContext) -> TempPair | None:
+    """The active extruder's packed pair when its current temperature is readable, else None."""
+    device = p.get("device")
+    if type(device) is not dict or "extruder" not in device:
+        return None
+    return _extruders(device, ctx)[3]
 
 
 _NO_SNOW = object()
 
 
-def _extruders(device: dict[str, Any], ctx: ReadContext) -> tuple[tuple[TempPair, ...], int, Any]:
-    """Decoded extruder temperatures, the active index, and the active extruder's ``snow`` when
-    there are several extruders (else _NO_SNOW), reused until device.extruder changes."""
+def _extruders(device: dict[str, Any], ctx: ReadContext) -> tuple[Any, int, Any, Any]:
+    """Decoded extruder temperatures, the active index, the active extruder's ``snow`` when
+    there are several extruders (else _NO_SNOW), and the active extruder's pair when its current
+    temperature is readable (else None); reused until device.extruder changes."""
     cache = ctx.extruder_cache
     if cache is not None and cache[0] == ctx.extruder_version:
-        return cache[1], cache[2], cache[3]
+        return cache[1], cache[2], cache[3], cache[4]
     entries = _extruder_entries(device)
-    extruders = tuple([TempPair(*unpack_temp(entry.get("temp"))) for entry in entries])
+    extruders = tuple([_temp_pair(entry.get("temp")) for entry in entries])
     active = _active_extruder(device)
     snow = _NO_SNOW
-    if len(entries) > 1:
-        entry = entries[min(active, len(entries) - 1)]
-        if "snow" in entry:
-            snow = entry.get("snow")
-    ctx.extruder_cache = (ctx.extruder_version, extruders, active, snow)
-    return extruders, active, snow
+    pair = None
+    if entries:
+        index = min(active, len(entries) - 1)
+        if extruders[index].current is not None:
+            pair = extruders[index]
+        if len(entries) > 1 and "snow" in entries[index]:
+            snow = entries[index].get("snow")
+    ctx.extruder_cache = (ctx.extruder_version, extruders, active, snow, pair)
+    return extruders, active, snow, pair
+
+
+# Decoded packed temperatures by packed value: a frozen TempPair costs several dict lookups to
+# build, and a printer reports a few hundred distinct values at most.
+_TEMP_PAIRS: dict[int, TempPair] = {}
+
+
+def _temp_pair(value: Any) -> TempPair:
+    """``TempPair(*unpack_temp(value))``, shared for the same packed integer (immutable)."""
+    if type(value) is not int:
+        return TempPair(*unpack_temp(value))
+    pair = _TEMP_PAIRS.get(value)
+    if pair is None:
+        if len(_TEMP_PAIRS) >= 4096:
+            _TEMP_PAIRS.clear()  # bounded: a hostile printer could send endless values
+        pair = _TEMP_PAIRS[value] = TempPair(*unpack_temp(value))
+    return pair
 
 
 def _info_temp(part: Any) -> Any:
@@ -602,8 +678,15 @@ def _info_temp(part: Any) -> Any:
 def _extruder_entries(device: dict[str, Any]) -> list[dict[str, Any]]:
     entries = [e for e in as_list(as_dict(device.get("extruder")).get("info")) if type(e) is dict]
     if len(entries) > 1:
-        entries.sort(key=lambda entry: as_int(entry.get("id")) or 0)
+        ids = [entry.get("id") for entry in entries]
+        # Firmware lists them by id already (0, 1): sort only when that is not plainly so.
+        if not all(type(i) is int and 0 <= i == n for n, i in enumerate(ids)):
+            entries.sort(key=_entry_order)
     return entries
+
+
+def _entry_order(entry: dict[str, Any]) -> int:
+    return as_int(entry.get("id")) or 0
 
 
 def _active_extruder(device: dict[str, Any]) -> int:
@@ -833,6 +916,19 @@ def _read_fields(p: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
         name, read = FIELD_READERS[key]
         fields[name] = read(p.get(key))
     return fields
+
+
+# Report keys that are one of two places a snapshot field can come from (see newest()): each is
+# read into its field alone, by a reader that also weighs the other place, so a delta of one
+# re-reads that field, not its whole section. The section readers are made of these.
+CONTEXT_FIELD_READERS: dict[str, tuple[str, Callable[[dict[str, Any], ReadContext], Any]]] = {
+    "layer_num": ("layer", read_layer),
+    "total_layer_num": ("total_layers", read_total_layers),
+    "bed_temper": ("bed_temp", read_bed_temp),
+    "bed_target_temper": ("bed_target", read_bed_target),
+    "nozzle_temper": ("nozzle_temp", read_nozzle_temp),
+    "nozzle_target_temper": ("nozzle_target", read_nozzle_target),
+}
 
 
 def _fields_section(*keys: str) -> Reader:

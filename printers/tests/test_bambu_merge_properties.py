@@ -15,7 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from printers.bambu.report import PrinterState
-from printers.bambu.snapshot import SECTION_READERS, ReadContext, Snapshot
+from printers.bambu.snapshot import (
+    CONTEXT_FIELD_READERS,
+    SECTION_READERS,
+    ReadContext,
+    Snapshot,
+)
 
 MODELS = ["X1C", "X1", "P1P", "A1", "H2D", None]
 
@@ -237,3 +242,21 @@ def _scribble(value: Any) -> None:
         for item in value:
             _scribble(item)
         value.append("scribbled")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(model=st.sampled_from(MODELS), messages=streams)
+def test_a_field_read_alone_is_what_its_section_reads(
+    model: str | None, messages: list[dict[str, Any]]
+) -> None:
+    """A delta of one of two places a field comes from re-reads that field alone (the common
+    delta takes a shortcut); after any stream it must equal the field of its whole section."""
+    state = PrinterState(model=model)
+    for item in messages:
+        state.apply(item)
+        report = dict(state.report)
+        sections: dict[str, Any] = {}
+        for reader in SECTION_READERS.values():
+            sections.update(reader(report, state._ctx))
+        for name, read in CONTEXT_FIELD_READERS.values():
+            assert _exact({name: read(report, state._ctx)}) == _exact({name: sections[name]})
