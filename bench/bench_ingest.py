@@ -8,8 +8,10 @@ in one process, one after the other, with no network. Rates are per CPU second o
 What each one does per message:
 
 - J3D: ``decode_payload`` (orjson) + ``PrinterState.apply`` (deep merge, section change
-  tracking) + ``PrinterState.snapshot()`` (the typed snapshot, recomputing changed sections).
-  A second line shows parse + merge alone.
+  tracking) + ``PrinterState.snapshot()`` (a new typed snapshot after every message, recomputing
+  the sections and fields that message changed). These are the calls the live link makes
+  (``printers/link.py``; it takes the snapshot once per coalesced write, so per message it does
+  less than this). A second line shows parse + merge alone.
 - bambulabs-api (``PrinterMQTTClient._on_message``): ``json.loads`` + a one-level
   ``dict |=`` merge per category + a firmware-version lookup. No typed state: its getters read
   the raw dict on demand, so a snapshot is not part of its per-message cost.

@@ -8,8 +8,9 @@ value because a message lacks it (bambu-protocol.md §1.3). The link calls, per 
     update = state.apply(message)              # kind: status | reply | version | ignored
     if update.changed: snapshot = state.snapshot()
 
-``snapshot()`` recomputes only the sections whose keys changed, which keeps the per-delta cost
-close to a plain ``dict.update`` (see bench/bench_ingest.py).
+``snapshot()`` recomputes only the sections whose keys changed (a flat reading that also lives
+packed elsewhere, or a field of one key, re-reads only its field), which keeps the per-delta
+cost close to a plain ``dict.update`` (see bench/bench_ingest.py).
 
 A PrinterState is not thread-safe: one link thread owns it.
 """
@@ -425,46 +426,14 @@ class PrinterState:
         return MappingProxyType(self._print)
 
     def apply(self, message: Any) -> Update:
-        """Classify one decoded message and merge it if it is a status push. Never raises."""
-        if type(message) is not dict:
-            return IGNORED
-        body = message.get("print")
-        if type(body) is dict and body.get("command") == "push_status" and "result" not in body:
-            return self._merge_status(body)
-        info = message.get("info")
-        if type(info) is dict and info.get("command") == "get_version":
-            if type(info.get("module")) is list:
-                return self._apply_version(info, parse_reply(message))
-        reply = parse_reply(message)
-        if reply is not None:
-            return Update("reply", reply=reply)
-        return IGNORED
+        """Classify one decoded message and merge it if it is a status push. Never raises.
 
-    def snapshot(self) -> Snapshot:
-        """The current snapshot; recomputes only the sections and fields changed since the last
-        call."""
-        snapshot = self._snapshot
-        dirty = self._dirty
-        if not dirty and snapshot is not None:
-            return snapshot
-        fields = {} if snapshot is None else snapshot.__dict__.copy()
-        data, ctx = self._print, self._ctx
-        steps = _READ_STEPS.get(dirty)
-        if steps is None:
-            steps = _read_steps(dirty)
-        for name, read, key in steps:
-            if key is not None:  # a field read from one key
-                fields[name] = read(data.get(key))
-            elif name is None:  # a section
-                fields.update(read(data, ctx))
-            else:  # a field read from the report and the context
-                fields[name] = read(data, ctx)
-        self._dirty = 0
-        snapshot = self._snapshot = _new_object(Snapshot)  # Snapshot.from_fields, inline
-        _set_attribute(snapshot, "__dict__", fields)
-        return snapshot
-
-    def _merge_status(self, body: dict[str, Any]) -> Update:
+        The status merge is written out here, not in a method of its own: it runs for every
+        message, and a call is a measurable share of what a one-field delta costs.
+        """
+        body = message.get("print") if type(message) is dict else None
+        if type(body) is not dict or body.get("command") != "push_status" or "result" in body:
+            return self._apply_other(message)
         cache = self._print
         changed = 0  # section bits Update.changed names
         dirty = 0  # section and field bits to read again
@@ -524,10 +493,47 @@ class PrinterState:
         update = _STATUS_UPDATES.get(changed << 1 | full)
         return update if update is not None else _status_update(changed, full)
 
+    def _apply_other(self, message: Any) -> Update:
+        """Anything but a status push: a get_version answer, a command reply, or nothing."""
+        if type(message) is not dict:
+            return IGNORED
+        info = message.get("info")
+        if type(info) is dict and info.get("command") == "get_version":
+            if type(info.get("module")) is list:
+                return self._apply_version(info, parse_reply(message))
+        reply = parse_reply(message)
+        if reply is not None:
+            return Update("reply", reply=reply)
+        return IGNORED
+
+    def snapshot(self) -> Snapshot:
+        """The current snapshot; recomputes only the sections and fields changed since the last
+        call."""
+        snapshot = self._snapshot
+        dirty = self._dirty
+        if not dirty and snapshot is not None:
+            return snapshot
+        fields = {} if snapshot is None else snapshot.__dict__.copy()
+        data, ctx = self._print, self._ctx
+        steps = _READ_STEPS.get(dirty)
+        if steps is None:
+            steps = _read_steps(dirty)
+        for name, read, key in steps:
+            if key is not None:  # a field read from one key
+                fields[name] = read(data.get(key))
+            elif name is None:  # a section
+                fields.update(read(data, ctx))
+            else:  # a field read from the report and the context
+                fields[name] = read(data, ctx)
+        self._dirty = 0
+        snapshot = self._snapshot = _new_object(Snapshot)  # Snapshot.from_fields, inline
+        _set_attribute(snapshot, "__dict__", fields)
+        return snapshot
+
     def _stamp(self, key: str, value: Any) -> int:
         """Record that this message carries the nested source(s) of two-place quantities ``key``
         holds (``3D``, ``device``); returns the section bits whose newest source this switches,
-        and marks what they read dirty (the flat sources are stamped inline in _merge_status)."""
+        and marks what they read dirty (the flat sources are stamped inline in apply)."""
         if type(value) is not dict:
             return 0
         sent = self._sent
@@ -688,12 +694,77 @@ def _merge_device(cache: dict[str, Any], value: Any, full: bool) -> int:
     for part, item in value.items():
         old = cached.get(part)
         if type(item) is dict and type(old) is dict:
-            merged = _merge_dict(old, item, 2, True)
+            merged = _merge_info_delta(old, item)
+            if merged is None:
+                merged = _merge_dict(old, item, 2, True)
         else:
             merged = _merge_dict(cached, {part: item}, 1, True)
         if merged:
             sections |= _DEVICE_SECTIONS.get(part, 0)
     return sections
+
+
+def _merge_info_delta(old: dict[str, Any], item: dict[str, Any]) -> bool | None:
+    """The commonest device delta, ``{"info": ...}`` holding scalars only, merged without the
+    general walk: a packed temperature (``bed``/``ctc``: ``{"info": {"temp": N}}``) or extruder
+    entries by id (``{"info": [{"id": 0, "temp": N}]}``). It gives exactly what
+    ``_merge_dict(old, item, 2, True)`` gives (a property test holds it to that); None when the
+    delta or the cached part has another shape, for the caller to take the general merge.
+    """
+    if len(item) != 1:
+        return None
+    info = item.get("info")
+    cached = old.get("info")
+    if type(info) is dict and type(cached) is dict:
+        for value in info.values():
+            if type(value) not in _SCALARS:
+                return None
+        return _merge_scalars(cached, info)
+    if type(info) is not list or type(cached) is not list or not info:
+        return None
+    # Entries by id (_merge_by_id): every entry must name a cached one; checked before any write.
+    targets = []
+    for entry in info:
+        if type(entry) is not dict:
+            return None
+        ident = entry.get("id")
+        if type(ident) is int:
+            ident = str(ident)
+        elif type(ident) is not str:
+            return None
+        for value in entry.values():
+            if type(value) not in _SCALARS:
+                return None
+        target = None
+        for candidate in reversed(cached):  # the last of equal ids, as _merge_by_id's index
+            if type(candidate) is dict:
+                known = candidate.get("id")
+                if (type(known) is str and known == ident) or (
+                    type(known) is int and str(known) == ident
+                ):
+                    target = candidate
+                    break
+        if target is None:
+            return None  # a new entry: the general merge appends it
+        targets.append(target)
+    changed = False
+    for target, entry in zip(targets, info, strict=True):
+        changed |= _merge_scalars(target, entry)
+    return changed
+
+
+def _merge_scalars(dst: dict[str, Any], src: dict[str, Any]) -> bool:
+    """``_merge_dict`` for a ``src`` that holds scalars only."""
+    changed = False
+    for key, value in src.items():
+        old = dst.get(key, _MISSING)
+        if type(old) is type(value) and old == value:
+            continue
+        if type(old) is dict or type(old) is list:
+            continue  # junk must not erase structure
+        dst[key] = value
+        changed = True
+    return changed
 
 
 # Special merges for which an exact copy of the cached value is a no-op. Not "device": its
@@ -709,12 +780,14 @@ _SPECIAL_MERGES: dict[str, Callable[[dict[str, Any], Any, bool], int]] = {
 }
 
 
-# How _merge_status treats a top-level key: (code, changed bits, dirty bits, extra), one lookup
-# per key on the hot path. Codes: _PLAIN (stored as sent; extra None), _ENVELOPE (not stored),
-# _RIVAL (a flat source of a two-place quantity; extra: its nested rival), _NESTED (``3D``: its
-# nested sources are stamped, then stored as sent), _MERGE (a special merge, extra; an exact copy
-# of the cached value is skipped), _STAMPED_MERGE (``device``: stamped, then its special merge).
-# A key read by FIELD_READERS dirties its field bit alone, not its whole section.
+# How apply treats a top-level key of a status push: (code, changed bits, dirty bits, extra),
+# one lookup per key on the hot path. Codes: _PLAIN (stored as sent; extra None), _ENVELOPE (not
+# stored), _RIVAL (a flat source of a two-place quantity; extra: its nested rival), _NESTED
+# (``3D``: its nested sources are stamped, then stored as sent), _MERGE (a special merge, extra;
+# an exact copy of the cached value is skipped), _STAMPED_MERGE (``device``: stamped, then its
+# special merge).
+# A key read by FIELD_READERS or CONTEXT_FIELD_READERS dirties its field bit alone, not its
+# whole section.
 _PLAIN, _ENVELOPE, _RIVAL, _NESTED, _MERGE, _STAMPED_MERGE = (
     "plain",
     "envelope",

@@ -490,11 +490,15 @@ def _newest_layer(p: dict[str, Any], ctx: ReadContext, flat_key: str, nested_key
 
 
 def _percent(value: Any) -> int | None:
+    if type(value) is int and 0 <= value <= 100:  # the common case, without as_int
+        return value
     percent = as_int(value)
     return percent if percent is not None and 0 <= percent <= 100 else None
 
 
 def _minutes(value: Any) -> int | None:
+    if type(value) is int and 0 <= value <= MAX_NUMBER:  # the common case, without as_int
+        return value
     minutes = as_int(value)
     return minutes if minutes is not None and minutes >= 0 else None
 
@@ -526,7 +530,9 @@ def read_bed_temps(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
 
 def read_bed_temp(p: dict[str, Any], ctx: ReadContext) -> float | None:
     """``bed_temp`` alone (see read_bed_temps)."""
-    flat = _reading(p.get("bed_temper"))
+    flat = p.get("bed_temper")
+    if type(flat) is not float or not -MAX_NUMBER <= flat <= MAX_NUMBER:
+        flat = as_float(flat)
     sent = ctx.sent
     if flat is not None and sent.get("bed_temper", -1) > sent.get("device.bed", -1):
         return flat  # the flat reading is the newer one (the common delta): no packed lookup
@@ -535,7 +541,9 @@ def read_bed_temp(p: dict[str, Any], ctx: ReadContext) -> float | None:
 
 def read_bed_target(p: dict[str, Any], ctx: ReadContext) -> float | None:
     """``bed_target`` alone (see read_bed_temps)."""
-    flat = _reading(p.get("bed_target_temper"))
+    flat = p.get("bed_target_temper")
+    if type(flat) is not float or not -MAX_NUMBER <= flat <= MAX_NUMBER:
+        flat = as_float(flat)
     sent = ctx.sent
     if flat is not None and sent.get("bed_target_temper", -1) > sent.get("device.bed", -1):
         return flat
@@ -561,11 +569,11 @@ def read_chamber_temp(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
     current = p.get("chamber_temper")
     if type(current) is not float or not -MAX_NUMBER <= current <= MAX_NUMBER:
         current = as_float(current)
-    if packed_part:
+    if packed_part and (
+        current is None or ctx.sent.get("chamber_temper", -1) <= ctx.sent.get("device.ctc", -1)
+    ):  # the packed reading counts (when readable): no lookup after a flat delta
         packed = _packed_temps(device["ctc"])[0]
-        if packed is not None and (
-            current is None or ctx.sent.get("chamber_temper", -1) <= ctx.sent.get("device.ctc", -1)
-        ):
+        if packed is not None:
             current = packed
     return {"chamber_temp": current}
 
@@ -603,7 +611,9 @@ def read_nozzle_temps(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
 
 def read_nozzle_temp(p: dict[str, Any], ctx: ReadContext) -> float | None:
     """``nozzle_temp`` alone (see read_nozzle_temps)."""
-    flat = _reading(p.get("nozzle_temper"))
+    flat = p.get("nozzle_temper")
+    if type(flat) is not float or not -MAX_NUMBER <= flat <= MAX_NUMBER:
+        flat = as_float(flat)
     sent = ctx.sent
     if flat is not None and sent.get("nozzle_temper", -1) > sent.get("device.extruder", -1):
         return flat  # the flat reading is the newer one (the common delta)
@@ -613,7 +623,9 @@ def read_nozzle_temp(p: dict[str, Any], ctx: ReadContext) -> float | None:
 
 def read_nozzle_target(p: dict[str, Any], ctx: ReadContext) -> float | None:
     """``nozzle_target`` alone (see read_nozzle_temps)."""
-    flat = _reading(p.get("nozzle_target_temper"))
+    flat = p.get("nozzle_target_temper")
+    if type(flat) is not float or not -MAX_NUMBER <= flat <= MAX_NUMBER:
+        flat = as_float(flat)
     sent = ctx.sent
     if flat is not None and sent.get("nozzle_target_temper", -1) > sent.get("device.extruder", -1):
         return flat
@@ -704,8 +716,18 @@ def read_hms(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
 
 def _wifi_dbm(value: Any) -> int | None:
     if type(value) is str:
-        value = value.removesuffix("dBm").strip()
+        dbm = _WIFI_DBM.get(value, _UNSEEN)
+        if dbm is _UNSEEN:
+            if len(_WIFI_DBM) >= 256:
+                _WIFI_DBM.clear()  # bounded: a hostile printer could send endless strings
+            dbm = _WIFI_DBM[value] = as_int(value.removesuffix("dBm").strip())
+        return dbm
     return as_int(value)
+
+
+# Decoded ``wifi_signal`` strings ("-44dBm"): a printer reports a few dozen distinct ones.
+_WIFI_DBM: dict[str, int | None] = {}
+_UNSEEN = object()
 
 
 def read_nozzle(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
@@ -724,10 +746,17 @@ def read_nozzle(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
 
 def _fan_pct(value: Any) -> int | None:
     """Fan speeds are raw 0–15 strings; 15 is full speed."""
+    if type(value) is str:
+        pct = _FAN_PCTS.get(value)
+        if pct is not None:  # the common case: "0" to "15" as firmware sends them
+            return pct
     raw = as_int(value)
     if raw is None or not 0 <= raw <= 15:
         return None
     return round(raw * 100 / 15)
+
+
+_FAN_PCTS = {str(raw): round(raw * 100 / 15) for raw in range(16)}
 
 
 def read_lights(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:

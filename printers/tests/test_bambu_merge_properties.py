@@ -211,6 +211,7 @@ def test_fast_paths_give_what_the_walk_gives(
             if not fast:
                 patch.setattr(report, "_same", lambda cached, incoming: False)
                 patch.setattr(report, "_same_scalar", lambda old, value: False)
+                patch.setattr(report, "_merge_info_delta", lambda old, item: None)
             state = PrinterState(model=model)
             # Each message twice: the second is an exact copy, which the fast paths skip.
             updates = []
