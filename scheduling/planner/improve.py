@@ -21,6 +21,7 @@ better by ``construct.objective``, the same function that chose the constructive
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
@@ -46,6 +47,12 @@ STAGE_SHARES = (0.4, 0.3, 0.15, 0.15)
 # propagates a lot per conflict), so each stage is also capped in conflicts, which is just as
 # deterministic on one worker: about this many per budget second on an idle core.
 CONFLICTS_PER_SECOND = 3000
+# A budget of a second or more (``plan_farm --cpsat-budget 1``, the bench's "j3d+cp") is not a
+# live re-plan and may spend more: at 3,000 conflicts the minutes-late stage stopped at 36 minutes
+# late on the bench's 40-job farm, where 2 is the best CP-SAT finds in 90 s on 8 workers; at
+# 10,000 it reaches 2 (and the optimum on the 10-, 20- and 30-job farms), for ~6 s of CPU on 40
+# jobs instead of ~3 s.
+OFFLINE_CONFLICTS_PER_SECOND = 10000
 
 
 @dataclass
@@ -54,6 +61,10 @@ class CpOutcome:
     late: int
     tardiness: int
     proven: bool  # every stage proved optimal
+    # Per stage solved (late jobs, minutes late, ...): CP-SAT's best bound, and whether it proved
+    # its answer optimal (the bound reached it).
+    bounds: tuple[int, ...] = ()
+    proofs: tuple[bool, ...] = ()
 
 
 def improve(farm: Farm, sched: Schedule, budget: float) -> tuple[Schedule, str]:
@@ -66,7 +77,13 @@ def improve(farm: Farm, sched: Schedule, budget: float) -> tuple[Schedule, str]:
     if not window:
         return sched, "cp: nothing to improve"
     outcome = solve_window(
-        farm, sched, window, printers, deterministic_time=budget, presolve=not live
+        farm,
+        sched,
+        window,
+        printers,
+        deterministic_time=budget,
+        presolve=not live,
+        conflicts_per_second=CONFLICTS_PER_SECOND if live else OFFLINE_CONFLICTS_PER_SECOND,
     )
     if outcome is None:
         return sched, "cp: no solution in budget"
@@ -130,6 +147,12 @@ def _allowed_domain(farm: Farm, i: int, horizon: int, swap_before: bool) -> cp_m
     return cp_model.Domain.FromIntervals(intervals) if intervals else cp_model.Domain(-1, -1)
 
 
+def _earliest(farm: Farm, i: int, j: PJob) -> int:
+    """The soonest ``j`` can start on printer ``i``: when it is free, after a swap if it needs one
+    (working hours aside)."""
+    return int(farm.free0[i]) + (0 if _holds(farm, i, j) else farm.swap)
+
+
 def _holds(farm: Farm, i: int, j: PJob) -> bool:
     """Printer ``i`` holds ``j``'s material with enough grams from the start."""
     return j.req < 0 or farm.avail0[j.req, i] >= j.grams
@@ -145,6 +168,8 @@ def solve_window(
     wall_time: float | None = None,
     workers: int = 1,
     presolve: bool = True,
+    stages: int = 4,
+    conflicts_per_second: int = CONFLICTS_PER_SECOND,
 ) -> CpOutcome | None:
     """Re-plan ``window`` (PJob indexes) on ``printers`` (active indexes) with CP-SAT; returns the
     full farm's sequences (window first, then each printer's later jobs as they were)."""
@@ -175,6 +200,9 @@ def solve_window(
             return None
         m.AddExactlyOne(options)
         hints[start[k]] = sched.start[k]
+        # Whatever printer it takes, it starts no sooner than that printer is free (and its swap
+        # done): stated once for the job, so a job that cannot be on time is late from the start.
+        m.Add(start[k] >= min(_earliest(farm, i, jobs[k]) for i in printers if (k, i) in on))
     late, tardy, ends = [], [], []
     late_now = tardy_now = 0  # the constructive plan's figures (its hint)
     for k in window:
@@ -184,6 +212,8 @@ def solve_window(
         if j.due < NO_DUE:
             is_late = m.NewBoolVar(f"late{k}")
             m.Add(end <= j.due).OnlyEnforceIf(is_late.Not())
+            # Exactly late, so a proven count of late jobs bounds the minutes late from below.
+            m.Add(end >= j.due + 1).OnlyEnforceIf(is_late)
             minutes = m.NewIntVar(0, horizon, f"t{k}")
             m.AddMaxEquality(minutes, [end - j.due, 0])
             late.append(is_late)
@@ -192,7 +222,9 @@ def solve_window(
             hints[minutes] = max(0, sched.end[k] - j.due)
             late_now += hints[is_late]
             tardy_now += hints[minutes]
-    inversions, inversions_now = _inversions(farm, sched, m, window, start, on, tails, hints)
+    inversions, inversions_now = 0, 0  # not built when the stages stop before them
+    if stages >= 3:
+        inversions, inversions_now = _inversions(farm, sched, m, window, start, on, tails, hints)
     makespan = m.NewIntVar(0, horizon + DAY, "makespan")
     m.AddMaxEquality(makespan, ends)
     hints[makespan] = max(sched.end[k] for k in window)
@@ -204,34 +236,45 @@ def solve_window(
     if workers > 1:
         solver.parameters.interleave_search = True
     proven = True
-    stages = [
+    wall_end = time.perf_counter() + (wall_time or 0)
+    plan_stages = [
         (sum(late), late_now, STAGE_SHARES[0]),
         (sum(tardy), tardy_now, STAGE_SHARES[1]),
         (inversions, inversions_now, STAGE_SHARES[2]),
         (makespan + farm.swap_penalty * sum(swaps), None, STAGE_SHARES[3]),
-    ]
-    for objective, now, share in stages:
+    ][:stages]
+    bounds: list[int] = []
+    proofs: list[bool] = []
+    for objective, now, share in plan_stages:
         if isinstance(objective, int):  # nothing to minimise (no due dates in the window)
+            bounds.append(0)
+            proofs.append(True)
             continue
         if now == 0:
             # The plan at hand already reaches the bound: fix it there without a search (each
             # solve costs a model load however easy it is).
             m.Add(objective == 0)
+            bounds.append(0)
+            proofs.append(True)
             continue
         m.Minimize(objective)
         if deterministic_time is not None:
             solver.parameters.max_deterministic_time = max(0.01, deterministic_time * share)
             solver.parameters.max_number_of_conflicts = max(
-                100, int(CONFLICTS_PER_SECOND * deterministic_time * share)
+                100, int(conflicts_per_second * deterministic_time * share)
             )
         if wall_time is not None:
-            solver.parameters.max_time_in_seconds = wall_time * share
+            # The reference (all stages on one clock): each stage may use what the earlier left.
+            solver.parameters.max_time_in_seconds = max(0.1, wall_end - time.perf_counter())
         status = solver.Solve(m)
         if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return None
         proven = proven and status == cp_model.OPTIMAL
         value = int(solver.ObjectiveValue())
-        m.Add(objective <= value)
+        bounds.append(value if status == cp_model.OPTIMAL else int(solver.BestObjectiveBound()))
+        proofs.append(status == cp_model.OPTIMAL)
+        # The next stages keep this one's figure, and what CP-SAT proved of it (the bound).
+        m.AddLinearConstraint(objective, bounds[-1], value)
         m.ClearHints()
         for var in hints:
             m.AddHint(var, solver.Value(var))
@@ -241,6 +284,8 @@ def solve_window(
         late=sum(solver.Value(v) for v in late),
         tardiness=sum(solver.Value(v) for v in tardy),
         proven=proven,
+        bounds=tuple(bounds),
+        proofs=tuple(proofs),
     )
 
 
@@ -309,6 +354,7 @@ def _printer_model(
     plain = _allowed_domain(farm, i, horizon, False)
     intervals = []
     groups: dict[tuple, list[int]] = {}
+    swapped_in: dict[tuple, tuple] = {}  # (material, colour) -> (swap used, its start)
     for k in window:
         j = jobs[k]
         if j.pin is not None and j.pin != i:
@@ -322,7 +368,7 @@ def _printer_model(
         on[k, i] = present
         hints[present] = int(sched.printer[k] == i)
         intervals.append(m.NewOptionalFixedSizeIntervalVar(start[k], j.dur, present, f"i{k}_{i}"))
-        m.Add(start[k] >= free).OnlyEnforceIf(present)
+        m.Add(start[k] >= _earliest(farm, i, j)).OnlyEnforceIf(present)
         m.AddLinearExpressionInDomain(start[k], plain).OnlyEnforceIf(present)
         if limit is not None:
             m.Add(start[k] + j.dur <= limit).OnlyEnforceIf(present)
@@ -340,13 +386,28 @@ def _printer_model(
             m.NewOptionalFixedSizeIntervalVar(begin, farm.swap, used, f"swi{i}{material}{color}")
         )
         swaps.append(used)
+        swapped_in[material, color] = (used, begin)
         mine = [k for k in members if sched.printer[k] == i]
         hints[used] = int(bool(mine))
         if mine:
             hints[begin] = min(sched.start[k] for k in mine) - farm.swap
+    for (material, color), members in groups.items():
+        # A job that names no colour prints from a spool of its material in any colour, so a
+        # swap to a coloured spool of that material serves it too (one of them must precede it).
+        served_by = [swapped_in[material, color]]
+        if color is None:
+            served_by += [
+                v for (mat, c), v in sorted(swapped_in.items(), key=str) if mat == material and c
+            ]
         for k in members:
-            m.AddImplication(on[k, i], used)
-            m.Add(start[k] >= begin + farm.swap).OnlyEnforceIf(on[k, i])
+            if len(served_by) == 1:
+                picks = [on[k, i]]
+            else:
+                picks = [m.NewBoolVar(f"by{k}_{i}_{n}") for n in range(len(served_by))]
+                m.Add(sum(picks) == on[k, i])
+            for pick, (used, begin) in zip(picks, served_by, strict=True):
+                m.AddImplication(pick, used)
+                m.Add(start[k] >= begin + farm.swap).OnlyEnforceIf(pick)
     if intervals:
         m.AddNoOverlap(intervals)
 

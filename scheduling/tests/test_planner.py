@@ -239,6 +239,40 @@ def test_cpsat_runs_each_printer_higher_priority_first_even_from_an_inverted_pla
     assert [f.jobs[k].id for k in outcome.sequences[0]] == [11, 12, 10]
 
 
+def test_cpsat_proves_a_job_that_cannot_be_on_time_late_and_by_how_much():
+    # 90 minutes due in 60 from an idle printer: late by 30 at least, whatever the order; the
+    # proven count of late jobs makes the minutes late provable too (a late flag means late).
+    from scheduling.planner.improve import solve_window
+    from scheduling.planner.solve import construct
+
+    instance = farm(
+        [printer(1, "P1S", pla()), printer(2, "P1S", pla())],
+        [job(10, 90, due_by=at(60)), job(11, 60, due_by=at(120)), job(12, 60, due_by=at(120))],
+    )
+    f = Farm(instance)
+    outcome = solve_window(f, construct(f), [0, 1, 2], [0, 1], wall_time=10, stages=2)
+    assert (outcome.late, outcome.tardiness) == (1, 30)
+    assert outcome.proofs == (True, True) and outcome.bounds == (1, 30)
+
+
+def test_cpsat_lets_a_swap_to_a_coloured_spool_serve_a_job_that_names_no_colour():
+    # One swap to black PETG serves both jobs, so both are on time: the model, a relaxation of
+    # the real rules, must not ask for a second swap for the job that takes any colour.
+    from scheduling.planner.improve import solve_window
+    from scheduling.planner.solve import construct
+
+    instance = farm(
+        [printer(1, "P1S", pla())],
+        [
+            job(10, 60, material_type="PETG", color=None, due_by=at(70)),
+            job(11, 60, material_type="PETG", color="000000", due_by=at(130)),
+        ],
+    )
+    f = Farm(instance)
+    outcome = solve_window(f, construct(f), [0, 1], [0], wall_time=10, stages=2)
+    assert outcome.late == 0 and outcome.proofs[0]
+
+
 def test_moore_hodgson_gives_up_one_long_job_to_keep_the_others_on_time():
     jobs = [job(10, 300, due_by=at(300))] + [
         job(11 + n, 60, due_by=at(60 * (n + 1))) for n in range(4)
