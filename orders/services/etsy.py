@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import queue
+import re
 import secrets
 import threading
 import time
@@ -54,6 +55,8 @@ from orders.services.matching import ProfileMatcher
 logger = logging.getLogger(__name__)
 
 STATE_MINUTES = 10
+# What secrets.token_urlsafe(32) mints as a connect's state, within EtsyAuthorization.state.
+_MINTED_STATE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 READ_SCOPES = ["transactions_r", "shops_r"]
 WRITE_SCOPE = "transactions_w"
 REFRESH_EARLY = timedelta(seconds=120)  # refresh a token this long before Etsy expires it
@@ -136,10 +139,12 @@ def etsy_connect_finish(
     the tokens encrypted. Raises EtsyConnectFailed with a message for the page; stores nothing
     then."""
     now = timezone.now()
+    # Only a state J3D could have minted is looked up: one holding a NUL (which PostgreSQL
+    # refuses in a query: it was a 500) or anything else it never mints claims nothing.
     claimed = (
-        bool(state)
+        _MINTED_STATE.fullmatch(state) is not None
         and EtsyAuthorization.objects.filter(
-            state=state[:64], used_at__isnull=True, expires_at__gt=now
+            state=state, used_at__isnull=True, expires_at__gt=now
         ).update(used_at=now)
         == 1
     )

@@ -64,7 +64,7 @@ def test_refused_authorization_is_a_clear_page_and_stores_nothing(etsy, api, cli
     assert not EtsyConnection.objects.exists()
 
 
-@pytest.mark.parametrize("state", ["", "made-up", "x" * 500])
+@pytest.mark.parametrize("state", ["", "made-up", "x" * 500, "%00", "a%00b", "%F0%9F%98%80"])
 def test_unknown_state_is_a_clear_page_and_stores_nothing(etsy, client, state):
     page = client.get(f"/etsy/callback?code=abc&state={state}")
 
