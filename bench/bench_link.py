@@ -71,6 +71,7 @@ def rss_mib(pid: int) -> float:
 
 def run_sims(args: argparse.Namespace) -> None:
     _raise_fd_limit()
+    from j3d.lib.signals import StopRequest
     from printers.bambu import simulator
     from printers.bambu.simulator import SimulatedFarm, SimulatedPrinter
 
@@ -96,9 +97,7 @@ def run_sims(args: argparse.Namespace) -> None:
     )
     farm.start(timeout=180)
     print("sims ready", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    stop.wait()
+    StopRequest().install().wait()
     farm.stop()
     del simulator
 
@@ -109,6 +108,7 @@ def run_sims(args: argparse.Namespace) -> None:
 def run_link(args: argparse.Namespace) -> None:
     _raise_fd_limit()
     _django(args.db_url)
+    from j3d.lib.signals import StopRequest
     from printers.link import PrinterLink
 
     # Flat float arrays (16 bytes a sample) so the recorder itself does not inflate the RSS.
@@ -123,7 +123,7 @@ def run_link(args: argparse.Namespace) -> None:
             lags.append(applied_at - sent)
 
     link = PrinterLink(on_applied=on_applied)
-    signal.signal(signal.SIGTERM, lambda *_: link.stop_event.set())
+    stop = StopRequest().install()
     stats = Path(args.stats)
 
     def report() -> None:
@@ -141,7 +141,7 @@ def run_link(args: argparse.Namespace) -> None:
             tmp.replace(stats)
 
     threading.Thread(target=report, daemon=True).start()
-    link.run()
+    link.run(until=stop)
     Path(args.lags).write_text(json.dumps(list(zip(applied, lags, strict=True))))
 
 

@@ -31,6 +31,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
+from j3d.lib.signals import StopRequest
 from printers.bambu.commands import CommandBuilder, Reply
 from printers.bambu.errors import HMS_DEVELOPER_MODE_REQUIRED
 from printers.bambu.mqtt import Endpoint, FailureKind, LinkState, MqttHub
@@ -626,11 +627,12 @@ class PrinterLink:
         )
         self._hub_thread.start()
 
-    def run(self, *, tick_seconds: float = 0.2) -> None:
-        """Loop until ``stop_event`` is set (SIGTERM/SIGINT in the command), then shut down."""
+    def run(self, *, tick_seconds: float = 0.2, until: StopRequest | None = None) -> None:
+        """Loop until ``stop_event`` is set or ``until`` is requested (SIGTERM/SIGINT in the
+        command), then shut down."""
         self.start_hub()
         try:
-            while not self.stop_event.is_set():
+            while not self.stop_event.is_set() and not (until and until.requested):
                 try:
                     self.tick()
                 except Exception:

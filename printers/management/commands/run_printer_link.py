@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-import signal
-from types import FrameType
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from j3d.lib.signals import StopRequest
 from printers.link import PrinterLink
-
-logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -28,14 +24,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         link = PrinterLink(max_printers=options["max_printers"])
-
-        def stop(signum: int, frame: FrameType | None) -> None:
-            # Only set a flag: the loop finishes its step, flushes, releases leases and exits.
-            logger.info("signal %s: stopping the printer link", signum)
-            link.stop_event.set()
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        # On SIGTERM/SIGINT the loop finishes its step, flushes, releases leases and exits.
+        stop = StopRequest().install()
         self.stdout.write(f"printer link {link.holder} running")
-        link.run(tick_seconds=options["tick"])
+        link.run(tick_seconds=options["tick"], until=stop)
         self.stdout.write("printer link stopped")

@@ -9,15 +9,13 @@ so one command gives a development farm.
 
 from __future__ import annotations
 
-import signal
-import threading
 from argparse import ArgumentParser
-from types import FrameType
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
 from j3d.lib.mosquitto import MosquittoBroker
+from j3d.lib.signals import StopRequest
 from printers.bambu.simulator import MODEL_SAMPLES, SimulatedFarm, normalize_model
 
 
@@ -85,7 +83,7 @@ class Command(BaseCommand):
             ftps=not options["no_ftps"],
             a1_data_channel_hangs=options["a1_quirk"],
         )
-        stop = self._stop_event()
+        stop = StopRequest().install()
         farm.start(wait=False)
         for printer in farm:
             ftps = f"ftps=127.0.0.1:{printer.ftps_port}" if printer.ftps else "ftps=off"
@@ -99,13 +97,3 @@ class Command(BaseCommand):
         stop.wait()
         self.stdout.write("stopping")
         farm.stop()
-
-    def _stop_event(self) -> threading.Event:
-        stop = threading.Event()
-
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            stop.set()
-
-        signal.signal(signal.SIGINT, on_signal)
-        signal.signal(signal.SIGTERM, on_signal)
-        return stop
