@@ -528,26 +528,28 @@ def read_bed_temps(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
     }
 
 
-def read_bed_temp(p: dict[str, Any], ctx: ReadContext) -> float | None:
-    """``bed_temp`` alone (see read_bed_temps)."""
-    flat = p.get("bed_temper")
-    if type(flat) is not float or not -MAX_NUMBER <= flat <= MAX_NUMBER:
-        flat = as_float(flat)
-    sent = ctx.sent
-    if flat is not None and sent.get("bed_temper", -1) > sent.get("device.bed", -1):
-        return flat  # the flat reading is the newer one (the common delta): no packed lookup
-    return newest(ctx, "bed_temper", flat, "device.bed", _device_bed(p)[0])
+def _one_temperature(
+    flat_key: str, source: str, packed: Callable[[dict[str, Any], ReadContext], Any]
+) -> Callable[[dict[str, Any], ReadContext], float | None]:
+    """A reader of one temperature sent both flat (``flat_key``) and packed in ``device``
+    (``source``, read by ``packed``): whichever the printer sent last (see newest())."""
+
+    def read(p: dict[str, Any], ctx: ReadContext) -> float | None:
+        flat = p.get(flat_key)
+        if type(flat) is not float or not -MAX_NUMBER <= flat <= MAX_NUMBER:
+            flat = as_float(flat)
+        sent = ctx.sent
+        if flat is not None and sent.get(flat_key, -1) > sent.get(source, -1):
+            return flat  # the flat reading is the newer one (the common delta): no packed lookup
+        return newest(ctx, flat_key, flat, source, packed(p, ctx))
+
+    return read
 
 
-def read_bed_target(p: dict[str, Any], ctx: ReadContext) -> float | None:
-    """``bed_target`` alone (see read_bed_temps)."""
-    flat = p.get("bed_target_temper")
-    if type(flat) is not float or not -MAX_NUMBER <= flat <= MAX_NUMBER:
-        flat = as_float(flat)
-    sent = ctx.sent
-    if flat is not None and sent.get("bed_target_temper", -1) > sent.get("device.bed", -1):
-        return flat
-    return newest(ctx, "bed_target_temper", flat, "device.bed", _device_bed(p)[1])
+read_bed_temp = _one_temperature("bed_temper", "device.bed", lambda p, ctx: _device_bed(p)[0])
+read_bed_target = _one_temperature(
+    "bed_target_temper", "device.bed", lambda p, ctx: _device_bed(p)[1]
+)
 
 
 def _device_bed(p: dict[str, Any]) -> tuple[float | None, float | None]:
@@ -609,28 +611,18 @@ def read_nozzle_temps(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
     }
 
 
-def read_nozzle_temp(p: dict[str, Any], ctx: ReadContext) -> float | None:
-    """``nozzle_temp`` alone (see read_nozzle_temps)."""
-    flat = p.get("nozzle_temper")
-    if type(flat) is not float or not -MAX_NUMBER <= flat <= MAX_NUMBER:
-        flat = as_float(flat)
-    sent = ctx.sent
-    if flat is not None and sent.get("nozzle_temper", -1) > sent.get("device.extruder", -1):
-        return flat  # the flat reading is the newer one (the common delta)
+def _active_current(p: dict[str, Any], ctx: ReadContext) -> float | None:
     pair = _active_extruder_pair(p, ctx)
-    return newest(ctx, "nozzle_temper", flat, "device.extruder", pair and pair.current)
+    return pair and pair.current
 
 
-def read_nozzle_target(p: dict[str, Any], ctx: ReadContext) -> float | None:
-    """``nozzle_target`` alone (see read_nozzle_temps)."""
-    flat = p.get("nozzle_target_temper")
-    if type(flat) is not float or not -MAX_NUMBER <= flat <= MAX_NUMBER:
-        flat = as_float(flat)
-    sent = ctx.sent
-    if flat is not None and sent.get("nozzle_target_temper", -1) > sent.get("device.extruder", -1):
-        return flat
+def _active_target(p: dict[str, Any], ctx: ReadContext) -> float | None:
     pair = _active_extruder_pair(p, ctx)
-    return newest(ctx, "nozzle_target_temper", flat, "device.extruder", pair and pair.target)
+    return pair and pair.target
+
+
+read_nozzle_temp = _one_temperature("nozzle_temper", "device.extruder", _active_current)
+read_nozzle_target = _one_temperature("nozzle_target_temper", "device.extruder", _active_target)
 
 
 def _active_extruder_pair(p: dict[str, Any], ctx: ReadContext) -> TempPair | None:
