@@ -1,9 +1,11 @@
-"""Text from sources J3D does not control (printers' reports and replies), made storable."""
+"""Text from sources J3D does not control (printers' reports and replies, Etsy's receipts), made
+storable."""
 
 import re
 
 # PostgreSQL's text and jsonb refuse NUL, and a lone UTF-16 surrogate is no Unicode text (no
-# UTF-8 encoder takes it); JSON may escape both ("\u0000", "\ud800"), so a report can carry them.
+# UTF-8 encoder takes it); JSON may escape both ("\u0000", "\ud800"), so a report or a receipt
+# can carry them.
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from j3d.lib.text import storable_text
+
 # A variation with this property id (or a question id) is the buyer's personalization (§3.3).
 PERSONALIZATION_PROPERTY_ID = 54
 # The OAS enum of ShopReceipt.status (§3.4), compared case-insensitively.
@@ -241,11 +243,6 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def clean_text(value: str) -> str:
-    """Text a database can hold: no NUL characters, no lone surrogates."""
-    return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
-
-
 class _Reader:
     """Typed reads of one JSON object; each failure is a BadReceipt naming the field path."""
 
@@ -263,7 +260,7 @@ class _Reader:
             return ""
         if not isinstance(value, str):
             raise self.fail(key, "is not a string")
-        return clean_text(value).strip()
+        return storable_text(value).strip()
 
     def integer(self, key: str, *, required: bool = False, nullable: bool = False) -> Any:
         if key not in self.raw and not required:

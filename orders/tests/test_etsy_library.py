@@ -159,7 +159,7 @@ def test_text_is_cleaned_of_nul_and_lone_surrogates():
     raw = example_response()["results"][0]
     raw["name"] = "Ma\x00ria \ud800"
 
-    assert parse_receipt(raw).buyer_name == "Maria ?"
+    assert parse_receipt(raw).buyer_name == "Ma\ufffdria \ufffd"
 
 
 # -- OAuth against the fake ---------------------------------------------------------------------
