@@ -1,5 +1,7 @@
 """/api/orders/: list, detail with items, manual orders; and the Etsy sync placeholder."""
 
+from itertools import pairwise
+
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
@@ -180,24 +182,38 @@ def test_manual_order_number_is_unique_per_owner(api, other_api, owner):
     assert Order.objects.filter(user=owner).count() == 1
 
 
+# The constraint comes with 0006_etsy; 0007 and 0008 follow it in the orders app.
+BEFORE_THE_CONSTRAINT = "0005_order_rules_on_the_model"
+LATER_ORDERS_MIGRATIONS = ["0006_etsy", "0007_order_shipment", "0008_productprofile_color_and_more"]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_migration_renumbers_existing_duplicate_manual_orders(owner, other_owner):
-    before = ("orders", "0005_order_rules_on_the_model")  # the constraint comes with 0006_etsy
+    # The orders migrations alone, back and forth, on states of the orders app and what it
+    # depends on: executor.migrate() to 0005 would also take back every later migration that
+    # depends on orders (scheduling's) and render the whole project's state at each step (~7 s).
     executor = MigrationExecutor(connection)
-    executor.migrate([before])
-    old = executor.loader.project_state([before]).apps.get_model("orders", "Order")
+    loader = executor.loader
+    names = [BEFORE_THE_CONSTRAINT, *LATER_ORDERS_MIGRATIONS]
+    for previous, name in reversed(list(pairwise(names))):
+        state_before = loader.project_state(("orders", previous))
+        executor.unapply_migration(state_before, loader.get_migration("orders", name))
+    state = loader.project_state(("orders", BEFORE_THE_CONSTRAINT))
+    old = state.apps.get_model("orders", "Order")
     for number in ["7", "7", "7", "7-2"]:
         old.objects.create(user_id=owner.id, order_number=number)
     old.objects.create(user_id=other_owner.id, order_number="7")
     old.objects.create(user_id=owner.id, order_number="7", source="etsy", external_id="7")
 
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    for name in LATER_ORDERS_MIGRATIONS:
+        state = executor.apply_migration(state, loader.get_migration("orders", name))
 
     mine = Order.objects.filter(user=owner, source="manual").order_by("id")
     assert list(mine.values_list("order_number", flat=True)) == ["7", "7-3", "7-4", "7-2"]
     assert Order.objects.get(user=other_owner).order_number == "7"
     assert Order.objects.get(source="etsy").order_number == "7"
+    fresh = MigrationExecutor(connection)
+    assert fresh.migration_plan(fresh.loader.graph.leaf_nodes()) == []  # all applied again
 
 
 def test_list_is_paginated_in_headers_and_filtered(api, owner, other_owner):

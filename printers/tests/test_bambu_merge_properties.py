@@ -150,15 +150,23 @@ NESTED = {
 }
 
 
+# Built once, not inside the draw: a strategy built per example is a new object that hypothesis
+# validates afresh each time, which cost more CPU than the properties themselves.
+flat_keys = st.lists(st.sampled_from(FLAT_KEYS), max_size=4, unique=True)
+nested_keys = st.lists(st.sampled_from(sorted(NESTED)), max_size=3, unique=True)
+# Mostly the key's real shape; now and then junk in its place.
+nested_or_junk = {key: st.one_of(shape, shape, shape, some) for key, shape in NESTED.items()}
+msg_values = st.sampled_from([0, 1, 1, 1, "0"])
+
+
 @st.composite
 def message(draw: st.DrawFn) -> dict[str, Any]:
     body: dict[str, Any] = {}
-    for key in draw(st.lists(st.sampled_from(FLAT_KEYS), max_size=4, unique=True)):
+    for key in draw(flat_keys):
         body[key] = draw(some)
-    for key in draw(st.lists(st.sampled_from(sorted(NESTED)), max_size=3, unique=True)):
-        # Mostly the key's real shape; now and then junk in its place.
-        body[key] = draw(st.one_of(NESTED[key], NESTED[key], NESTED[key], some))
-    body.update(command="push_status", msg=draw(st.sampled_from([0, 1, 1, 1, "0"])))
+    for key in draw(nested_keys):
+        body[key] = draw(nested_or_junk[key])
+    body.update(command="push_status", msg=draw(msg_values))
     return {"print": body}
 
 

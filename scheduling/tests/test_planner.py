@@ -300,61 +300,83 @@ MATERIALS = ("PLA", "PETG", "ABS")
 COLORS = ("FFFFFF", "000000", "FF0000")
 
 
+# The strategies are built once: one built inside the draw is a new object per example, which
+# hypothesis validates afresh each time (most of these tests' CPU went there, not to the planner).
+slot_materials = st.sampled_from(MATERIALS + ("",))
+slot_colors = st.sampled_from(COLORS + (None,))
+remaining_grams = st.none() | st.integers(0, 1000).map(float)
+slot_counts = st.integers(0, 4)
+working_hours = st.none() | st.lists(
+    st.tuples(st.integers(0, 1439), st.integers(0, 1440)), min_size=0, max_size=2
+).map(tuple)
+models = st.sampled_from(MODELS)
+mostly_true = st.booleans() | st.just(True)
+available_at = st.none() | st.integers(-60, 600).map(at)
+job_counts = st.integers(0, 14)
+started_one_in_five = st.integers(0, 4)
+durations = st.integers(1, 600)
+job_grams = st.integers(0, 1100)
+job_materials = st.none() | st.sampled_from(MATERIALS)
+job_colors = st.none() | st.sampled_from(COLORS)
+priorities = st.integers(0, 3)
+due_by = st.none() | st.integers(0, 3000).map(at)
+compatible_models = st.none() | st.frozensets(st.sampled_from(MODELS), min_size=1)
+started_minutes = st.integers(-300, 0)
+printer_counts = st.integers(1, 5)
+# A job pinned to one of the farm's printers, or to one past them (a printer that is gone).
+pins = {n: st.none() | st.integers(1, n + 1) for n in range(1, 6)}
+seconds = st.integers(0, 59)
+swap_minutes = st.integers(0, 30)
+
+
 @st.composite
 def instances(draw) -> Instance:
-    n_printers = draw(st.integers(1, 5))
+    n_printers = draw(printer_counts)
     printers = []
     for pid in range(1, n_printers + 1):
         slots = tuple(
             Slot(
                 slot=s,
-                material_type=draw(st.sampled_from(MATERIALS + ("",))),
-                color=draw(st.sampled_from(COLORS + (None,))),
-                remaining_grams=draw(st.none() | st.integers(0, 1000).map(float)),
+                material_type=draw(slot_materials),
+                color=draw(slot_colors),
+                remaining_grams=draw(remaining_grams),
             )
-            for s in range(draw(st.integers(0, 4)))
+            for s in range(draw(slot_counts))
         )
-        hours = draw(
-            st.none()
-            | st.lists(
-                st.tuples(st.integers(0, 1439), st.integers(0, 1440)), min_size=0, max_size=2
-            ).map(tuple)
-        )
+        hours = draw(working_hours)
         printers.append(
             Printer(
                 id=pid,
-                model=draw(st.sampled_from(MODELS)),
-                online=draw(st.booleans() | st.just(True)),
-                enabled=draw(st.booleans() | st.just(True)),
-                available_at=draw(st.none() | st.integers(-60, 600).map(at)),
+                model=draw(models),
+                online=draw(mostly_true),
+                enabled=draw(mostly_true),
+                available_at=draw(available_at),
                 slots=slots,
                 working_hours=hours,
-                can_swap=draw(st.booleans() | st.just(True)),
+                can_swap=draw(mostly_true),
             )
         )
     jobs = []
-    for jid in range(100, 100 + draw(st.integers(0, 14))):
-        pinned = draw(st.none() | st.integers(1, n_printers + 1))
-        started = pinned is not None and draw(st.integers(0, 4)) == 0
+    for jid in range(100, 100 + draw(job_counts)):
+        pinned = draw(pins[n_printers])
+        started = pinned is not None and draw(started_one_in_five) == 0
         jobs.append(
             Job(
                 id=jid,
-                duration_minutes=draw(st.integers(1, 600)),
-                grams=float(draw(st.integers(0, 1100))),
-                material_type=draw(st.none() | st.sampled_from(MATERIALS)),
-                color=draw(st.none() | st.sampled_from(COLORS)),
-                priority=draw(st.integers(0, 3)),
-                due_by=draw(st.none() | st.integers(0, 3000).map(at)),
+                duration_minutes=draw(durations),
+                grams=float(draw(job_grams)),
+                material_type=draw(job_materials),
+                color=draw(job_colors),
+                priority=draw(priorities),
+                due_by=draw(due_by),
                 printer_id=pinned,
-                compatible_models=draw(
-                    st.none() | st.frozensets(st.sampled_from(MODELS), min_size=1)
-                ),
-                started_at=at(draw(st.integers(-300, 0))) if started else None,
+                compatible_models=draw(compatible_models),
+                started_at=at(draw(started_minutes)) if started else None,
             )
         )
-    now = NOW + timedelta(seconds=draw(st.integers(0, 59)))
+    now = NOW + timedelta(seconds=draw(seconds))
     return Instance(
-        now=now, printers=tuple(printers), jobs=tuple(jobs), swap_minutes=draw(st.integers(0, 30))
+        now=now, printers=tuple(printers), jobs=tuple(jobs), swap_minutes=draw(swap_minutes)
     )
 
 
