@@ -165,6 +165,9 @@ def _farm_delta(rng: random.Random, full: dict[str, Any], i: int) -> dict[str, A
             fields[key] = str(rng.randint(0, 15))
         else:
             fields[key] = round(rng.uniform(20.0, 250.0), 2)
+    # Firmware writes a delta's keys in the order its full report has them.
+    order = {key: index for index, key in enumerate(body)}
+    fields = dict(sorted(fields.items(), key=lambda item: order[item[0]]))
     fields.update(command="push_status", msg=1, sequence_id=str(i))
     return {"print": fields}
 

@@ -10,9 +10,11 @@ _SCALARS = {int: "integer", float: "number", str: "string", bool: "boolean"}
 
 
 def dataclass_schema(cls: type) -> dict[str, Any]:
-    """The JSON schema of `cls.to_dict()` output, read from the dataclass's type hints."""
+    """The JSON schema of `cls.to_dict()` output, read from the type hints of a dataclass or a
+    named tuple (printers.bambu.snapshot.Snapshot)."""
     hints = typing.get_type_hints(cls)
-    properties = {field.name: _type_schema(hints[field.name]) for field in dataclasses.fields(cls)}
+    names = getattr(cls, "_fields", None) or [field.name for field in dataclasses.fields(cls)]
+    properties = {name: _type_schema(hints[name]) for name in names}
     return {
         "type": "object",
         "description": inspect.cleandoc(cls.__doc__ or ""),

@@ -42,7 +42,8 @@ _SCALARS = frozenset({str, int, float, bool})
 _DROP = object()
 _MISSING = object()
 _NO_CHANGE: frozenset[str] = frozenset()
-_new_object, _set_attribute = object.__new__, object.__setattr__
+_new_tuple = tuple.__new__
+_BLANK = Snapshot()
 # Serialisation options for the exact-equality check: subclasses, dataclasses and datetimes
 # raise instead of being serialised like the builtin they resemble.
 _EXACT = orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATACLASS
@@ -170,7 +171,7 @@ for _names, _keys in (
 _DEVICE_SECTIONS = {
     "bed": _sections("bed_temps"),
     "ctc": _sections("chamber_temp"),
-    "extruder": _sections("nozzle_temps", "active_tray"),
+    "extruder": _sections("nozzle_temps", "active_tray"),  # see PrinterState._merge_device
     "nozzle": _sections("nozzle"),
 }
 
@@ -198,6 +199,7 @@ for _flat, (_nested, _) in _RIVALS.items():
 _AMS = _sections("ams")
 _HMS = _sections("hms")
 _ACTIVE_TRAY = _sections("active_tray")
+_NOZZLE_TEMPS = _sections("nozzle_temps")
 _VERSION = _sections("version", "ams")
 _VERSION_NAMES = frozenset({"version", "ams"})
 _ALL = _sections(*SECTION_READERS)
@@ -402,7 +404,8 @@ class PrinterState:
         self._sent = self._ctx.sent
         # Bits (_BITS, _FIELD_BITS) of the sections and fields to read again at the next snapshot.
         self._dirty = _ALL
-        self._snapshot: Snapshot | None = None
+        self._fields = list(_BLANK)  # the next snapshot's fields, rewritten in place
+        self._snapshot = _BLANK
         self._modules: tuple[dict[str, Any], ...] = ()
         self._seq = 0  # status messages merged (the clock of ReadContext.sent)
 
@@ -456,27 +459,26 @@ class PrinterState:
                             changed |= changes  # the rival was newer: read this one again
                             dirty |= dirties
                         sent[key] = seq
-                else:
-                    if code is not _MERGE:  # 3D, device: stamp their nested sources
-                        changed |= self._stamp(key, value)
-                    if code is not _NESTED:  # a special merge (see _SPECIAL_MERGES)
-                        if type(value) is dict or type(value) is list:
-                            if code is _MERGE and _same(cache.get(key), value):
-                                continue  # an unchanged subtree of a full report
-                            merged = extra(cache, value, full)
-                            if merged & _ACTIVE_TRAY and code is _STAMPED_MERGE:
-                                # device.extruder changed (only it reads into active_tray):
-                                # its decoded temperatures must be read again
-                                self._ctx.extruder_version += 1
-                            changed |= merged
-                            dirty |= merged
-                        continue
+                elif code is _MERGE:  # a special merge (see _SPECIAL_MERGES)
+                    if type(value) is dict or type(value) is list:
+                        if _same(cache.get(key), value):
+                            continue  # an unchanged subtree of a full report
+                        merged = extra(cache, value, full)
+                        changed |= merged
+                        dirty |= merged
+                    continue
+                elif code is _DEVICE:
+                    changed |= self._merge_device(value)
+                    continue
+                else:  # 3D: stamp its nested sources, then store it as sent
+                    changed |= self._stamp_layers(value)
             kind = type(value)
             if kind in _SCALARS:
                 old = cache.get(key, _MISSING)
-                if type(old) is kind and old == value:
-                    continue
-                if type(old) is dict or type(old) is list:
+                if type(old) is kind:
+                    if old == value:
+                        continue
+                elif type(old) is dict or type(old) is list:
                     continue  # junk must not erase structure
                 cache[key] = value
             elif kind is dict or kind is list:
@@ -509,52 +511,35 @@ class PrinterState:
     def snapshot(self) -> Snapshot:
         """The current snapshot; recomputes only the sections and fields changed since the last
         call."""
-        snapshot = self._snapshot
         dirty = self._dirty
-        if not dirty and snapshot is not None:
-            return snapshot
-        fields = {} if snapshot is None else snapshot.__dict__.copy()
-        data, ctx = self._print, self._ctx
+        if not dirty:
+            return self._snapshot
+        fields, data, ctx = self._fields, self._print, self._ctx
         steps = _READ_STEPS.get(dirty)
         if steps is None:
             steps = _read_steps(dirty)
-        for name, read, key in steps:
+        for where, read, key in steps:
             if key is not None:  # a field read from one key
-                fields[name] = read(data.get(key))
-            elif name is None:  # a section
-                fields.update(read(data, ctx))
-            else:  # a field read from the report and the context
-                fields[name] = read(data, ctx)
+                fields[where] = read(data.get(key))
+            elif type(where) is int:  # a field read from the report and the context
+                fields[where] = read(data, ctx)
+            else:  # a section: its fields, in order
+                fields[where] = read(data, ctx).values()
         self._dirty = 0
-        snapshot = self._snapshot = _new_object(Snapshot)  # Snapshot.from_fields, inline
-        _set_attribute(snapshot, "__dict__", fields)
+        snapshot = self._snapshot = _new_tuple(Snapshot, fields)
         return snapshot
 
-    def _stamp(self, key: str, value: Any) -> int:
-        """Record that this message carries the nested source(s) of two-place quantities ``key``
-        holds (``3D``, ``device``); returns the section bits whose newest source this switches,
-        and marks what they read dirty (the flat sources are stamped inline in apply)."""
+    def _stamp_layers(self, value: Any) -> int:
+        """Record that this message carries ``3D`` layer sources (see _RIVALS); returns the
+        section bits whose newest source this switches, and marks the layers dirty (the flat
+        sources are stamped inline in apply)."""
         if type(value) is not dict:
             return 0
         sent = self._sent
         seq = self._seq
         flipped = 0
-        if key == "3D":
-            for name, source, flats, bits in _LAYER_SOURCES:
-                if name in value:
-                    at = sent.get(source, -1)
-                    for flat in flats:
-                        if sent.get(flat, -1) > at:
-                            flipped |= bits
-                            break
-                    sent[source] = seq
-            if flipped:
-                self._dirty |= _LAYERS
-            return flipped
-        for part, item in value.items():
-            probe = _DEVICE_SOURCES.get(part)
-            if probe is not None and probe[0](item):
-                _, source, flats, bits = probe
+        for name, source, flats, bits in _LAYER_SOURCES:
+            if name in value:
                 at = sent.get(source, -1)
                 for flat in flats:
                     if sent.get(flat, -1) > at:
@@ -562,8 +547,58 @@ class PrinterState:
                         break
                 sent[source] = seq
         if flipped:
-            self._dirty |= flipped
+            self._dirty |= _LAYERS
         return flipped
+
+    def _merge_device(self, value: Any) -> int:
+        """``device``: each part stamps the nested sources it carries (see _RIVALS), then merges
+        (deep, id-keyed lists by id). Returns the section bits that changed or whose newest
+        source switched, and marks them dirty.
+
+        An extruder delta of temperatures alone re-reads the nozzle temperatures, not the active
+        tray (the H2D and X1C send one every second or two while printing); Update.changed still
+        names both, whichever merge path took it.
+        """
+        if type(value) is not dict:
+            return 0
+        cache = self._print
+        cached = cache.get("device")
+        if type(cached) is not dict:
+            cached = cache["device"] = {}
+        sent = self._sent
+        sections = 0  # changed, as Update.changed names them
+        dirty = 0  # to read again
+        for part, item in value.items():
+            probe = _DEVICE_SOURCES.get(part)
+            if probe is not None and probe[0](item):
+                _, source, flats, bits = probe
+                at = sent.get(source, -1)
+                for flat in flats:
+                    if sent.get(flat, -1) > at:
+                        sections |= bits
+                        dirty |= bits
+                        break
+                sent[source] = self._seq
+            old = cached.get(part)
+            if type(item) is dict and type(old) is dict:
+                merged = _merge_info_delta(old, item)
+                if merged is None:
+                    merged = _merge_dict(old, item, 2, True)
+            else:
+                merged = _merge_dict(cached, {part: item}, 1, True)
+            if merged:
+                bits = _DEVICE_SECTIONS.get(part, 0)
+                sections |= bits
+                if part == "extruder":
+                    # its decoded temperatures (snapshot._extruders) must be read again
+                    self._ctx.extruder_version += 1
+                    if merged is _TEMPS_ONLY:
+                        dirty |= _NOZZLE_TEMPS  # the active tray cannot have moved
+                        continue
+                dirty |= bits
+        if dirty:
+            self._dirty |= dirty
+        return sections
 
     def _apply_version(self, info: dict[str, Any], reply: Reply | None) -> Update:
         modules = tuple(_clone(m, 1) for m in info["module"] if type(m) is dict)
@@ -683,33 +718,14 @@ def _merge_virtual_slots(cache: dict[str, Any], value: Any, full: bool) -> int:
     return _AMS if _merge_by_id(cached, value, 1, _merge_tray) else 0
 
 
-def _merge_device(cache: dict[str, Any], value: Any, full: bool) -> int:
-    """``device``: deep merge, id-keyed lists (extruder/nozzle info) merged by id."""
-    if type(value) is not dict:
-        return 0
-    cached = cache.get("device")
-    if type(cached) is not dict:
-        cached = cache["device"] = {}
-    sections = 0
-    for part, item in value.items():
-        old = cached.get(part)
-        if type(item) is dict and type(old) is dict:
-            merged = _merge_info_delta(old, item)
-            if merged is None:
-                merged = _merge_dict(old, item, 2, True)
-        else:
-            merged = _merge_dict(cached, {part: item}, 1, True)
-        if merged:
-            sections |= _DEVICE_SECTIONS.get(part, 0)
-    return sections
-
-
-def _merge_info_delta(old: dict[str, Any], item: dict[str, Any]) -> bool | None:
+def _merge_info_delta(old: dict[str, Any], item: dict[str, Any]) -> bool | int | None:
     """The commonest device delta, ``{"info": ...}`` holding scalars only, merged without the
     general walk: a packed temperature (``bed``/``ctc``: ``{"info": {"temp": N}}``) or extruder
-    entries by id (``{"info": [{"id": 0, "temp": N}]}``). It gives exactly what
-    ``_merge_dict(old, item, 2, True)`` gives (a property test holds it to that); None when the
-    delta or the cached part has another shape, for the caller to take the general merge.
+    entries by id (``{"info": [{"id": 0, "temp": N}]}``). It merges exactly as
+    ``_merge_dict(old, item, 2, True)`` does (a property test holds it to that) and returns
+    whether anything changed: _TEMPS_ONLY when entries that already existed changed and carried
+    nothing but ``id`` and ``temp``. None when the delta or the cached part has another shape,
+    for the caller to take the general merge.
     """
     if len(item) != 1:
         return None
@@ -724,24 +740,24 @@ def _merge_info_delta(old: dict[str, Any], item: dict[str, Any]) -> bool | None:
         return None
     # Entries by id (_merge_by_id): every entry must name a cached one; checked before any write.
     targets = []
+    temps_only = True
     for entry in info:
         if type(entry) is not dict:
             return None
         ident = entry.get("id")
-        if type(ident) is int:
-            ident = str(ident)
-        elif type(ident) is not str:
+        kind = type(ident)
+        if kind is not int and kind is not str:
             return None
-        for value in entry.values():
+        for key, value in entry.items():
             if type(value) not in _SCALARS:
                 return None
+            if key != "temp" and key != "id":
+                temps_only = False
         target = None
         for candidate in reversed(cached):  # the last of equal ids, as _merge_by_id's index
             if type(candidate) is dict:
                 known = candidate.get("id")
-                if (type(known) is str and known == ident) or (
-                    type(known) is int and str(known) == ident
-                ):
+                if known == ident if type(known) is kind else _same_id(known, ident):
                     target = candidate
                     break
         if target is None:
@@ -750,7 +766,16 @@ def _merge_info_delta(old: dict[str, Any], item: dict[str, Any]) -> bool | None:
     changed = False
     for target, entry in zip(targets, info, strict=True):
         changed |= _merge_scalars(target, entry)
-    return changed
+    return _TEMPS_ONLY if changed and temps_only else changed
+
+
+# What _merge_info_delta returns when the entries it changed carried only ``id`` and ``temp``.
+_TEMPS_ONLY = 2
+
+
+def _same_id(known: Any, ident: int | str) -> bool:
+    """Ids of different types ("0" and 0) name the same entry when they read the same."""
+    return (type(known) is int or type(known) is str) and str(known) == str(ident)
 
 
 def _merge_scalars(dst: dict[str, Any], src: dict[str, Any]) -> bool:
@@ -767,16 +792,14 @@ def _merge_scalars(dst: dict[str, Any], src: dict[str, Any]) -> bool:
     return changed
 
 
-# Special merges for which an exact copy of the cached value is a no-op. Not "device": its
-# id-keyed lists may hold duplicate ids (they are stored as sent), which a merge by id rewrites.
-_SKIP_WHEN_SAME = frozenset({"hms", "ams", "vt_tray", "vir_slot"})
-
+# Special merges, for which an exact copy of the cached value is a no-op. Not "device"
+# (PrinterState._merge_device): its id-keyed lists may hold duplicate ids (they are stored as
+# sent), which a merge by id rewrites.
 _SPECIAL_MERGES: dict[str, Callable[[dict[str, Any], Any, bool], int]] = {
     "hms": _merge_hms,
     "ams": _merge_ams,
     "vt_tray": _merge_external,
     "vir_slot": _merge_virtual_slots,
-    "device": _merge_device,
 }
 
 
@@ -784,11 +807,11 @@ _SPECIAL_MERGES: dict[str, Callable[[dict[str, Any], Any, bool], int]] = {
 # one lookup per key on the hot path. Codes: _PLAIN (stored as sent; extra None), _ENVELOPE (not
 # stored), _RIVAL (a flat source of a two-place quantity; extra: its nested rival), _NESTED
 # (``3D``: its nested sources are stamped, then stored as sent), _MERGE (a special merge, extra;
-# an exact copy of the cached value is skipped), _STAMPED_MERGE (``device``: stamped, then its
-# special merge).
+# an exact copy of the cached value is skipped), _DEVICE (``device``: stamped and merged part by
+# part, PrinterState._merge_device).
 # A key read by FIELD_READERS or CONTEXT_FIELD_READERS dirties its field bit alone, not its
 # whole section.
-_PLAIN, _ENVELOPE, _RIVAL, _NESTED, _MERGE, _STAMPED_MERGE = (
+_PLAIN, _ENVELOPE, _RIVAL, _NESTED, _MERGE, _DEVICE = (
     "plain",
     "envelope",
     "rival",
@@ -809,16 +832,15 @@ def _plan(key: str) -> tuple[str, int, int, Any]:
     if key == "3D":
         return (_NESTED, changes, dirties, None)
     if key == "device":
-        return (_STAMPED_MERGE, 0, 0, _merge_device)
+        return (_DEVICE, 0, 0, None)
     if key in _SPECIAL_MERGES:
-        assert key in _SKIP_WHEN_SAME, key
         return (_MERGE, 0, 0, _SPECIAL_MERGES[key])
     return (_PLAIN, changes, dirties, None)
 
 
 _PLANS = {
     key: _plan(key)
-    for key in {*_KEY_SECTIONS, *_SPECIAL_MERGES, *FIELD_READERS, *CONTEXT_FIELD_READERS}
+    for key in {*_KEY_SECTIONS, *_SPECIAL_MERGES, "device", *FIELD_READERS, *CONTEXT_FIELD_READERS}
 }
 _SHAPES: dict[tuple[str, ...], tuple[tuple[Any, ...], ...]] = {}
 
@@ -842,29 +864,49 @@ _FIELD_COVERED_BY = {"layer_num": _LAYERS, "total_layer_num": _LAYERS}
 
 
 def _read_steps(dirty: int) -> tuple[tuple[Any, Any, Any], ...]:
-    """What snapshot() runs for ``dirty``: (None, section reader, None) per dirty section,
-    (field, reader, key) per dirty FIELD_READERS field and (field, reader, None) per dirty
-    CONTEXT_FIELD_READERS field that nothing else read already covers. Memoized per mask."""
+    """What snapshot() runs for ``dirty``: (slice, section reader, None) per dirty section,
+    (index, reader, key) per dirty FIELD_READERS field and (index, reader, None) per dirty
+    CONTEXT_FIELD_READERS field that nothing else read already covers, where slice and index
+    say where in the snapshot's fields the reading goes. Memoized per mask."""
     steps: list[tuple[Any, Any, Any]] = []
     for name, bit in _BITS.items():
         if dirty & bit:
-            steps.append((None, SECTION_READERS[name], None))
+            read = SECTION_READERS[name]
+            steps.append((_slice_of(read), read, None))
     for key, bit in _FIELD_BITS.items():
         covered = (_KEY_SECTIONS.get(key) or 0) | _FIELD_COVERED_BY.get(key, 0)
         if dirty & bit and not dirty & covered:
             if key in FIELD_READERS:
                 name, read = FIELD_READERS[key]
-                steps.append((name, read, key))
+                steps.append((_FIELD_INDEX[name], read, key))
             else:
                 name, read = CONTEXT_FIELD_READERS[key]
-                steps.append((name, read, None))
+                steps.append((_FIELD_INDEX[name], read, None))
     for bit, section, read in _PARTS:
         if dirty & bit and not dirty & _BITS[section]:
-            steps.append((None, read, None))
+            steps.append((_slice_of(read), read, None))
     if len(_READ_STEPS) >= 4096:
         _READ_STEPS.clear()  # bounded: a hostile printer could make many combinations
     result = _READ_STEPS[dirty] = tuple(steps)
     return result
+
+
+_FIELD_INDEX = {name: index for index, name in enumerate(Snapshot._fields)}
+
+
+def _slice_of(read: Callable[[dict[str, Any], ReadContext], dict[str, Any]]) -> slice:
+    """Where the fields a section reader returns sit in a snapshot: together, in its order (the
+    snapshot writes them as one slice, so a reader out of step with Snapshot must fail loudly)."""
+    names = tuple(read({}, ReadContext()))
+    start = _FIELD_INDEX[names[0]]
+    if Snapshot._fields[start : start + len(names)] != names:
+        raise RuntimeError(f"{read.__name__} returns {names}: not in Snapshot's field order")
+    return slice(start, start + len(names))
+
+
+# Checked once at import: every section and part writes a slice of the fields it owns.
+for _read in (*SECTION_READERS.values(), *(read for _, _, read in _PARTS)):
+    _slice_of(_read)
 
 
 _READ_STEPS: dict[int, tuple[tuple[Any, Any, Any], ...]] = {}

@@ -15,7 +15,7 @@ import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -258,9 +258,13 @@ class AmsUnit:
         }
 
 
-@dataclass(frozen=True)
-class Snapshot:
+class Snapshot(NamedTuple):
     """What J3D knows about one printer at one moment. Stored as JSON and served by the API.
+
+    An immutable named tuple: PrinterState keeps the fields in a list, rewrites the few a message
+    changed and freezes the list in one C-level copy, which costs a fraction of building an object
+    field by field. The fields each section reader returns sit together, in the reader's order
+    (PrinterState writes a section as one slice).
 
     Fields (all optional: None means the printer has not said, or said something unreadable):
 
@@ -301,10 +305,10 @@ class Snapshot:
     stage: int | None = None
     nozzle_temp: float | None = None
     nozzle_target: float | None = None
+    extruder_temps: tuple[TempPair, ...] = ()
     bed_temp: float | None = None
     bed_target: float | None = None
     chamber_temp: float | None = None
-    extruder_temps: tuple[TempPair, ...] = ()
     speed_level: int | None = None
     speed_pct: int | None = None
     print_error: PrintError | None = None
@@ -324,28 +328,14 @@ class Snapshot:
     model: str | None = None
     firmware: str | None = None
 
-    @classmethod
-    def from_fields(cls, fields: dict[str, Any]) -> Snapshot:
-        """Build from a complete field dict without per-field ``__setattr__`` (the hot path).
-
-        A frozen dataclass ``__init__`` costs ~70 ns per field; installing the instance dict in
-        one step keeps a snapshot after a small delta in the sub-microsecond range. ``fields`` is
-        taken over: the caller must not mutate it afterwards.
-        """
-        snapshot = object.__new__(cls)
-        object.__setattr__(snapshot, "__dict__", fields)
-        return snapshot
-
     def offline(self) -> Snapshot:
         """The same snapshot with state "offline" (the link layer's call: reports carry no such
         state, silence does)."""
-        fields = dict(self.__dict__)
-        fields["state"] = "offline"
-        return Snapshot.from_fields(fields)
+        return self._replace(state="offline")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with stable keys (the field names above)."""
-        data = dict(self.__dict__)
+        data = self._asdict()
         data["extruder_temps"] = [pair.to_dict() for pair in self.extruder_temps]
         data["print_error"] = self.print_error.to_dict() if self.print_error else None
         data["hms"] = [entry.to_dict() for entry in self.hms]
@@ -382,7 +372,7 @@ class ReadContext:
     sent: dict[str, int] = field(init=False, default_factory=dict, repr=False, compare=False)
     # Bumped whenever device.extruder changes, so its decoded temperatures are reused until then.
     extruder_version: int = field(init=False, default=0, repr=False, compare=False)
-    extruder_cache: tuple[int, tuple[Any, ...], int, Any, Any] | None = field(
+    extruder_cache: tuple[int, tuple[tuple[Any, ...], int, Any, Any]] | None = field(
         init=False, default=None, repr=False, compare=False
     )
 
@@ -454,8 +444,8 @@ def read_progress(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
     return {
         "progress_pct": _percent(p.get("mc_percent")),
         "remaining_minutes": _minutes(p.get("mc_remaining_time")),
-        "stage": as_int(p.get("stg_cur")),
         **read_layers(p, ctx),
+        "stage": as_int(p.get("stg_cur")),
     }
 
 
@@ -520,12 +510,24 @@ def _reading(value: Any) -> float | None:
 def read_bed_temps(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
     """Flat ``bed_temper``/``bed_target_temper``, or the packed ``device.bed`` (newest wins)."""
     current, target = _device_bed(p)
+    sent = ctx.sent
+    at = sent.get("device.bed", -1)
     return {
-        "bed_temp": newest(ctx, "bed_temper", _reading(p.get("bed_temper")), "device.bed", current),
-        "bed_target": newest(
-            ctx, "bed_target_temper", _reading(p.get("bed_target_temper")), "device.bed", target
-        ),
+        "bed_temp": _newest_reading(p, sent, "bed_temper", current, at),
+        "bed_target": _newest_reading(p, sent, "bed_target_temper", target, at),
     }
+
+
+def _newest_reading(
+    p: dict[str, Any], sent: dict[str, int], flat_key: str, packed: float | None, packed_at: int
+) -> float | None:
+    """:func:`newest` of a flat temperature and its packed rival (sent at ``packed_at``),
+    reading the flat one only when it can win."""
+    if packed is None or sent.get(flat_key, -1) > packed_at:
+        flat = _reading(p.get(flat_key))
+        if flat is not None:
+            return flat
+    return packed
 
 
 def _one_temperature(
@@ -592,21 +594,14 @@ def read_nozzle_temps(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
             "extruder_temps": (),
         }
     extruders, _, _, pair = _extruders(device, ctx)
+    current = target = None
+    if pair is not None:
+        current, target = pair.current, pair.target
+    sent = ctx.sent
+    at = sent.get("device.extruder", -1)
     return {
-        "nozzle_temp": newest(
-            ctx,
-            "nozzle_temper",
-            _reading(p.get("nozzle_temper")),
-            "device.extruder",
-            None if pair is None else pair.current,
-        ),
-        "nozzle_target": newest(
-            ctx,
-            "nozzle_target_temper",
-            _reading(p.get("nozzle_target_temper")),
-            "device.extruder",
-            None if pair is None else pair.target,
-        ),
+        "nozzle_temp": _newest_reading(p, sent, "nozzle_temper", current, at),
+        "nozzle_target": _newest_reading(p, sent, "nozzle_target_temper", target, at),
         "extruder_temps": extruders if len(extruders) > 1 else (),
     }
 
@@ -642,20 +637,24 @@ def _extruders(device: dict[str, Any], ctx: ReadContext) -> tuple[Any, int, Any,
     temperature is readable (else None); reused until device.extruder changes."""
     cache = ctx.extruder_cache
     if cache is not None and cache[0] == ctx.extruder_version:
-        return cache[1], cache[2], cache[3], cache[4]
-    entries = _extruder_entries(device)
+        return cache[1]
+    extruder = device.get("extruder")
+    if type(extruder) is not dict:
+        extruder = _EMPTY
+    entries = _extruder_entries(extruder)
     extruders = tuple([_temp_pair(entry.get("temp")) for entry in entries])
-    active = _active_extruder(device)
+    active = _active_extruder(extruder)
     snow = _NO_SNOW
     pair = None
     if entries:
-        index = min(active, len(entries) - 1)
+        index = active if active < len(entries) else len(entries) - 1
         if extruders[index].current is not None:
             pair = extruders[index]
         if len(entries) > 1 and "snow" in entries[index]:
             snow = entries[index].get("snow")
-    ctx.extruder_cache = (ctx.extruder_version, extruders, active, snow, pair)
-    return extruders, active, snow, pair
+    result = (extruders, active, snow, pair)
+    ctx.extruder_cache = (ctx.extruder_version, result)
+    return result
 
 
 # Decoded packed temperatures by packed value: a frozen TempPair costs several dict lookups to
@@ -679,13 +678,17 @@ def _info_temp(part: Any) -> Any:
     return as_dict(as_dict(part).get("info")).get("temp")
 
 
-def _extruder_entries(device: dict[str, Any]) -> list[dict[str, Any]]:
-    entries = [e for e in as_list(as_dict(device.get("extruder")).get("info")) if type(e) is dict]
-    if len(entries) > 1:
-        ids = [entry.get("id") for entry in entries]
-        # Firmware lists them by id already (0, 1): sort only when that is not plainly so.
-        if not all(type(i) is int and 0 <= i == n for n, i in enumerate(ids)):
+def _extruder_entries(extruder: dict[str, Any]) -> list[dict[str, Any]]:
+    info = extruder.get("info")
+    if type(info) is not list:
+        return []
+    entries = [entry for entry in info if type(entry) is dict]
+    # Firmware lists them by id already (0, 1): sort only when that is not plainly so.
+    for index, entry in enumerate(entries):
+        ident = entry.get("id")
+        if type(ident) is not int or ident != index:
             entries.sort(key=_entry_order)
+            break
     return entries
 
 
@@ -693,9 +696,9 @@ def _entry_order(entry: dict[str, Any]) -> int:
     return as_int(entry.get("id")) or 0
 
 
-def _active_extruder(device: dict[str, Any]) -> int:
+def _active_extruder(extruder: dict[str, Any]) -> int:
     """``device.extruder.state``: low 4 bits extruder count, next 4 bits the active extruder."""
-    state = as_int(as_dict(device.get("extruder")).get("state"))
+    state = as_int(extruder.get("state"))
     return 0 if state is None or state < 0 else (state >> 4) & 0xF
 
 

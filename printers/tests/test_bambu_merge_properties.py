@@ -187,7 +187,7 @@ def from_scratch(state: PrinterState) -> dict[str, Any]:
     report = copy.deepcopy(dict(state.report))
     for reader in SECTION_READERS.values():
         fields.update(reader(report, ctx))
-    return Snapshot.from_fields({**Snapshot().__dict__, **fields}).to_dict()
+    return Snapshot(**fields).to_dict()
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -568,5 +568,5 @@ def test_memoized_trays_and_hms_read_as_a_fresh_context_does() -> None:
         for reader in SECTION_READERS.values():
             fresh.update(reader(dict(state.report), ReadContext(model="X1C")))
         snapshot = state.snapshot()
-        expected = Snapshot.from_fields({**snapshot.__dict__, **fresh})
+        expected = Snapshot(**{**snapshot._asdict(), **fresh})
         assert repr(snapshot.to_dict()) == repr(expected.to_dict())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from typing import Any
 
@@ -207,7 +206,17 @@ def test_snapshot_fields_are_all_written_by_some_section() -> None:
     written = set()
     for reader in SECTION_READERS.values():
         written |= set(reader({}, ReadContext()))
-    assert written == {f.name for f in dataclasses.fields(Snapshot)}
+    assert written == set(Snapshot._fields)
+
+
+def test_a_section_reader_out_of_step_with_the_snapshot_fields_fails_loudly() -> None:
+    from printers.bambu.report import _slice_of
+
+    assert _slice_of(SECTION_READERS["bed_temps"]) == slice(
+        Snapshot._fields.index("bed_temp"), Snapshot._fields.index("bed_target") + 1
+    )
+    with pytest.raises(RuntimeError, match="not in Snapshot's field order"):
+        _slice_of(lambda p, ctx: {"bed_target": None, "bed_temp": None})
 
 
 @pytest.mark.parametrize(
