@@ -140,8 +140,8 @@ def _sections(*names: str) -> int:
 
 # Top-level print key → the snapshot sections that read it. Keys not listed are kept in the
 # cache but change no section; the envelope keys (None) are not stored at all.
-_ENVELOPE = frozenset({"command", "msg", "sequence_id"})
-_KEY_SECTIONS: dict[str, int | None] = dict.fromkeys(_ENVELOPE)
+_ENVELOPE_KEYS = frozenset({"command", "msg", "sequence_id"})
+_KEY_SECTIONS: dict[str, int | None] = dict.fromkeys(_ENVELOPE_KEYS)
 for _names, _keys in (
     (("state",), ("gcode_state",)),
     (("job",), ("subtask_name", "gcode_file", "task_id", "subtask_id", "print_type")),
@@ -823,7 +823,7 @@ _UNLISTED = (_PLAIN, 0, 0, None)
 
 
 def _plan(key: str) -> tuple[str, int, int, Any]:
-    if key in _ENVELOPE:
+    if key in _ENVELOPE_KEYS:
         return (_ENVELOPE, 0, 0, None)
     changes = _KEY_SECTIONS.get(key) or 0
     dirties = _FIELD_BITS.get(key) or _KEY_DIRTY.get(key, changes)

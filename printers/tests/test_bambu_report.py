@@ -570,3 +570,22 @@ def test_memoized_trays_and_hms_read_as_a_fresh_context_does() -> None:
         snapshot = state.snapshot()
         expected = Snapshot(**{**snapshot._asdict(), **fresh})
         assert repr(snapshot.to_dict()) == repr(expected.to_dict())
+
+
+def test_the_envelope_is_not_merged_into_the_report() -> None:
+    """command, msg and sequence_id say what a message is, not what the printer is: a report
+    that kept them would change with every message (sequence_id) for nothing."""
+    state = PrinterState(model="X1C")
+    for sequence in ("1", "2"):
+        update = state.apply(
+            {
+                "print": {
+                    "wifi_signal": "-44dBm",
+                    "command": "push_status",
+                    "msg": 1,
+                    "sequence_id": sequence,
+                }
+            }
+        )
+    assert dict(state.report) == {"wifi_signal": "-44dBm"}
+    assert update.changed == frozenset()
