@@ -442,7 +442,7 @@ class PrinterState:
         dirty = 0  # section and field bits to read again
         self._seq = seq = self._seq + 1
         msg = body.get("msg")
-        full = msg == 0 if type(msg) is int else msg == "0"
+        full = msg == 0 and type(msg) is int or msg == "0"
         # Printers send a handful of key sets over and over: the plan of each set (its keys less
         # the envelope, each with how it merges) is worked out once.
         shape = tuple(body)
@@ -474,7 +474,7 @@ class PrinterState:
                     changed |= self._stamp_layers(value)
             kind = type(value)
             if kind in _SCALARS:
-                old = cache.get(key, _MISSING)
+                old = cache.get(key)  # None: missing (None is never stored)
                 if type(old) is kind:
                     if old == value:
                         continue
