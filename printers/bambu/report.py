@@ -590,11 +590,14 @@ class PrinterState:
                 bits = _DEVICE_SECTIONS.get(part, 0)
                 sections |= bits
                 if part == "extruder":
-                    # its decoded temperatures (snapshot._extruders) must be read again
-                    self._ctx.extruder_version += 1
+                    # its decoded temperatures (snapshot._extruders) must be read again, and
+                    # unless only they changed, which extruder is active and what feeds it
+                    ctx = self._ctx
+                    ctx.extruder_version += 1
                     if merged is _TEMPS_ONLY:
                         dirty |= _NOZZLE_TEMPS  # the active tray cannot have moved
                         continue
+                    ctx.extruder_layout_version += 1
                 dirty |= bits
         if dirty:
             self._dirty |= dirty

@@ -370,9 +370,14 @@ class ReadContext:
     # Which message (a counter) last carried each source of a quantity a report holds in two
     # places ("bed_temper" and "device.bed", "layer_num" and "3D.layer_num"...): see newest().
     sent: dict[str, int] = field(init=False, default_factory=dict, repr=False, compare=False)
-    # Bumped whenever device.extruder changes, so its decoded temperatures are reused until then.
+    # Bumped whenever device.extruder changes, so its decoded temperatures are reused until then;
+    # the layout version, whenever it changes in more than its temperatures (see _extruders).
     extruder_version: int = field(init=False, default=0, repr=False, compare=False)
-    extruder_cache: tuple[int, tuple[tuple[Any, ...], int, Any, Any]] | None = field(
+    extruder_cache: tuple[int, tuple[tuple[Any, ...], Any, Any]] | None = field(
+        init=False, default=None, repr=False, compare=False
+    )
+    extruder_layout_version: int = field(init=False, default=0, repr=False, compare=False)
+    extruder_layout: tuple[int, list[dict[str, Any]], int, Any] | None = field(
         init=False, default=None, repr=False, compare=False
     )
 
@@ -593,7 +598,7 @@ def read_nozzle_temps(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
             "nozzle_target": _reading(p.get("nozzle_target_temper")),
             "extruder_temps": (),
         }
-    extruders, _, _, pair = _extruders(device, ctx)
+    extruders, _, pair = _extruders(device, ctx)
     current = target = None
     if pair is not None:
         current, target = pair.current, pair.target
@@ -625,36 +630,47 @@ def _active_extruder_pair(p: dict[str, Any], ctx: ReadContext) -> TempPair | Non
     device = p.get("device")
     if type(device) is not dict or "extruder" not in device:
         return None
-    return _extruders(device, ctx)[3]
+    return _extruders(device, ctx)[2]
 
 
 _NO_SNOW = object()
 
 
-def _extruders(device: dict[str, Any], ctx: ReadContext) -> tuple[Any, int, Any, Any]:
-    """Decoded extruder temperatures, the active index, the active extruder's ``snow`` when
-    there are several extruders (else _NO_SNOW), and the active extruder's pair when its current
-    temperature is readable (else None); reused until device.extruder changes."""
+def _extruders(device: dict[str, Any], ctx: ReadContext) -> tuple[Any, Any, Any]:
+    """Decoded extruder temperatures, the active extruder's ``snow`` when there are several
+    extruders (else _NO_SNOW), and the active extruder's pair when its current temperature is
+    readable (else None). Reused until device.extruder changes; its layout (which entries, which
+    one is active) until more than its temperatures change, which the H2D's per-second
+    temperature deltas never do."""
     cache = ctx.extruder_cache
     if cache is not None and cache[0] == ctx.extruder_version:
         return cache[1]
+    layout = ctx.extruder_layout
+    if layout is None or layout[0] != ctx.extruder_layout_version:
+        layout = ctx.extruder_layout = (ctx.extruder_layout_version, *_extruder_layout(device))
+    _, entries, index, snow = layout
+    extruders = tuple([_temp_pair(entry.get("temp")) for entry in entries])
+    pair = None
+    if entries and extruders[index].current is not None:
+        pair = extruders[index]
+    result = (extruders, snow, pair)
+    ctx.extruder_cache = (ctx.extruder_version, result)
+    return result
+
+
+def _extruder_layout(device: dict[str, Any]) -> tuple[list[dict[str, Any]], int, Any]:
+    """The extruder entries in id order (the cached report's own dicts, whose temperatures merge
+    in place), the active one's index, and its ``snow`` when there are several (else _NO_SNOW)."""
     extruder = device.get("extruder")
     if type(extruder) is not dict:
         extruder = _EMPTY
     entries = _extruder_entries(extruder)
-    extruders = tuple([_temp_pair(entry.get("temp")) for entry in entries])
+    if not entries:
+        return entries, 0, _NO_SNOW
     active = _active_extruder(extruder)
-    snow = _NO_SNOW
-    pair = None
-    if entries:
-        index = active if active < len(entries) else len(entries) - 1
-        if extruders[index].current is not None:
-            pair = extruders[index]
-        if len(entries) > 1 and "snow" in entries[index]:
-            snow = entries[index].get("snow")
-    result = (extruders, active, snow, pair)
-    ctx.extruder_cache = (ctx.extruder_version, result)
-    return result
+    index = active if active < len(entries) else len(entries) - 1
+    snow = entries[index].get("snow", _NO_SNOW) if len(entries) > 1 else _NO_SNOW
+    return entries, index, snow
 
 
 # Decoded packed temperatures by packed value: a frozen TempPair costs several dict lookups to
@@ -781,7 +797,7 @@ def read_active_tray(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
     """
     device = p.get("device")
     if type(device) is dict and "extruder" in device:
-        snow = _extruders(device, ctx)[2]
+        snow = _extruders(device, ctx)[1]
         if snow is not _NO_SNOW:
             return {"active_tray": slot_from_snow(snow)}
     return {"active_tray": slot_from_tray_now(as_dict(p.get("ams")).get("tray_now"))}

@@ -38,6 +38,32 @@ def test_an_extruder_delta_after_a_snapshot_is_read_again():
     assert [pair.current for pair in snapshot.extruder_temps] == [210.0, 30.0]
 
 
+def test_temperature_deltas_keep_the_extruder_layout_until_the_active_extruder_moves():
+    """A delta of temperatures alone re-reads the temperatures over the layout it keeps (which
+    entries, which is active, what feeds it); a switch of the active extruder reads it again."""
+    state = PrinterState(model="H2D")
+    extruder = {
+        "info": [
+            {"id": 0, "temp": 220 << 16 | 200, "snow": 0x0001},
+            {"id": 1, "temp": 250 << 16 | 240, "snow": 0x0102},
+        ],
+        "state": 0x02,  # two extruders, the first active
+    }
+    state.apply(_delta(device={"extruder": extruder}))
+    assert (state.snapshot().nozzle_temp, state.snapshot().active_tray) == (200.0, 1)
+    state.apply(_delta(**_extruders(220 << 16 | 205)))
+    assert (state.snapshot().nozzle_temp, state.snapshot().active_tray) == (205.0, 1)
+    state.apply(_delta(device={"extruder": {"info": [{"id": 1, "temp": 250 << 16 | 245}]}}))
+    snapshot = state.snapshot()
+    assert [pair.current for pair in snapshot.extruder_temps] == [205.0, 245.0]
+    assert snapshot.nozzle_temp == 205.0
+    state.apply(_delta(device={"extruder": {"state": 0x12}}))  # the second one is active now
+    snapshot = state.snapshot()
+    assert (snapshot.nozzle_temp, snapshot.nozzle_target, snapshot.active_tray) == (245.0, 250.0, 6)
+    state.apply(_delta(device={"extruder": {"info": [{"id": 1, "temp": 250 << 16 | 248}]}}))
+    assert (state.snapshot().nozzle_temp, state.snapshot().active_tray) == (248.0, 6)
+
+
 def test_an_unchanged_extruder_delta_keeps_the_decoded_temperatures():
     state = PrinterState(model="X1C")
     state.apply(_delta(**_extruders(220 << 16 | 200)))
