@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from j3d import events
+from j3d.lib.constraints import ChecksInOneQuery
 from j3d.lib.ownership import OwnedQuerySet
 
 
@@ -36,7 +37,7 @@ class EventQuerySet(OwnedQuerySet):
         )
 
 
-class Event(models.Model):
+class Event(ChecksInOneQuery, models.Model):
     """Something that happened on the farm, kept as history and handed to the subscribers.
 
     ``job_id``/``order_id`` are plain columns, not foreign keys: j3d sits below the apps that own

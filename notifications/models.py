@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from j3d.lib import netguard
+from j3d.lib.constraints import ChecksInOneQuery
 from j3d.lib.crypto import EncryptedTextField
 from j3d.lib.limits import between
 from j3d.lib.ownership import OwnedQuerySet
@@ -100,7 +101,7 @@ class PrintNotification(models.Model):
         claim_for_printer_owner(self)
 
 
-class NotificationPreferences(models.Model):
+class NotificationPreferences(ChecksInOneQuery, models.Model):
     """One owner's delivery settings that hold for every printer (one row per owner)."""
 
     user = models.OneToOneField(
@@ -206,7 +207,7 @@ class AppriseChannel(models.Model):
             raise ValidationError({"name": "You already have a channel with this name."})
 
 
-class MaintenanceTask(models.Model):
+class MaintenanceTask(ChecksInOneQuery, models.Model):
     """A recurring chore on one printer: "lubricate rods every 200 printing hours"."""
 
     user = models.ForeignKey(
@@ -286,7 +287,7 @@ class DeliveryQuerySet(OwnedQuerySet):
         )
 
 
-class Delivery(models.Model):
+class Delivery(ChecksInOneQuery, models.Model):
     """One message to one channel, and how sending it went (the delivery log).
 
     Created once per (event, channel): an event handled twice finds its rows and sends nothing

@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 
 from j3d.lib import limits
-from j3d.lib.constraints import FieldUniqueConstraint
+from j3d.lib.constraints import ChecksInOneQuery, FieldUniqueConstraint
 from j3d.lib.crypto import EncryptedTextField
 from j3d.lib.limits import between, between_q
 from j3d.lib.ownership import OwnedQuerySet, linked, validate_same_owner
@@ -95,7 +95,7 @@ def validate_printer_models(value: Any) -> None:
         )
 
 
-class ProductProfile(models.Model):
+class ProductProfile(ChecksInOneQuery, models.Model):
     """How one product is printed: its sliced file, material, temperatures and time.
 
     Uploading a sliced file fills the FILLED_FROM_FILE fields from the slicer's estimates, except
@@ -367,7 +367,7 @@ class Order(models.Model):
         self.currency = self.currency.upper()
 
 
-class OrderItem(models.Model):
+class OrderItem(ChecksInOneQuery, models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
     title = models.CharField(max_length=255)
     sku = models.CharField(max_length=64, blank=True)

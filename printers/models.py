@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from j3d.lib import limits
-from j3d.lib.constraints import FieldUniqueConstraint
+from j3d.lib.constraints import ChecksInOneQuery, FieldUniqueConstraint
 from j3d.lib.crypto import EncryptedTextField
 from j3d.lib.limits import between, between_q
 from j3d.lib.ownership import OwnedQuerySet, linked, validate_same_owner
@@ -76,7 +76,7 @@ class PrinterQuerySet(OwnedQuerySet):
         return self.filter(enabled=True)
 
 
-class Printer(models.Model):
+class Printer(ChecksInOneQuery, models.Model):
     class Model(models.TextChoices):
         X1C = "X1C", "X1 Carbon"
         X1E = "X1E", "X1E"
@@ -244,7 +244,7 @@ class PrinterStatus(models.Model):
         return f"{self.printer_id}: {self.state}"
 
 
-class BambuMaterial(models.Model):
+class BambuMaterial(ChecksInOneQuery, models.Model):
     """A spool in one slot of a printer: typed by a person or synced from the AMS."""
 
     user = models.ForeignKey(
@@ -368,7 +368,7 @@ class PrinterCommandQuerySet(OwnedQuerySet):
         return self.filter(status=PrinterCommand.Status.SENT)
 
 
-class PrinterCommand(models.Model):
+class PrinterCommand(ChecksInOneQuery, models.Model):
     """The outbox: a command a person (or the dispatcher) asked for, sent once by the link."""
 
     class Action(models.TextChoices):
@@ -432,7 +432,7 @@ class PrinterCommand(models.Model):
         claim_for_printer_owner(self)
 
 
-class SpareSpool(models.Model):
+class SpareSpool(ChecksInOneQuery, models.Model):
     """Spools on the shelf, not in any printer: a person records them; stock counts them."""
 
     user = models.ForeignKey(

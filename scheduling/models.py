@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from j3d.lib import limits
+from j3d.lib.constraints import ChecksInOneQuery
 from j3d.lib.limits import between, between_q
 from j3d.lib.ownership import OwnedQuerySet, linked, validate_same_owner
 from printers.models import valid_slot_q, validate_slot
@@ -30,7 +31,7 @@ class ScheduledPrintQuerySet(OwnedQuerySet):
         )
 
 
-class ScheduledPrint(models.Model):
+class ScheduledPrint(ChecksInOneQuery, models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued"
         SCHEDULED = "scheduled"
@@ -289,7 +290,7 @@ class ScheduledPrint(models.Model):
         return [target for target in cls.Status if cls.may_move(source, target, actor)]
 
 
-class FarmSettings(models.Model):
+class FarmSettings(ChecksInOneQuery, models.Model):
     """One shop owner's farm-wide settings: defaults for costs, fees, reorders, the planner."""
 
     DEFAULT_SWAP_MINUTES = 10
@@ -416,7 +417,7 @@ class PrintRecordQuerySet(OwnedQuerySet):
         return self.filter(ended_at__gte=start, ended_at__lt=end)
 
 
-class PrintRecord(models.Model):
+class PrintRecord(ChecksInOneQuery, models.Model):
     """One attempt at a job on a printer, from its start to its end: what it used and cost.
 
     A job that fails and is reprinted has one record per attempt, so an order's cost counts its
