@@ -498,11 +498,10 @@ def _minutes(value: Any) -> int | None:
     return minutes if minutes is not None and minutes >= 0 else None
 
 
-def _packed_temps(part: Any) -> tuple[float | None, float | None]:
-    """``{"info": {"temp": packed}}`` → (current, target); (None, None) when unreadable."""
+def _packed_temps(part: Any) -> TempPair:
+    """``{"info": {"temp": packed}}`` → its (shared) TempPair; (None, None) when unreadable."""
     info = part.get("info") if type(part) is dict else None
-    temp = info.get("temp") if type(info) is dict else None
-    return unpack_temp(temp)
+    return _temp_pair(info.get("temp") if type(info) is dict else None)
 
 
 def _reading(value: Any) -> float | None:
@@ -514,12 +513,12 @@ def _reading(value: Any) -> float | None:
 
 def read_bed_temps(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
     """Flat ``bed_temper``/``bed_target_temper``, or the packed ``device.bed`` (newest wins)."""
-    current, target = _device_bed(p)
+    packed = _device_bed(p)
     sent = ctx.sent
     at = sent.get("device.bed", -1)
     return {
-        "bed_temp": _newest_reading(p, sent, "bed_temper", current, at),
-        "bed_target": _newest_reading(p, sent, "bed_target_temper", target, at),
+        "bed_temp": _newest_reading(p, sent, "bed_temper", packed.current, at),
+        "bed_target": _newest_reading(p, sent, "bed_target_temper", packed.target, at),
     }
 
 
@@ -553,17 +552,17 @@ def _one_temperature(
     return read
 
 
-read_bed_temp = _one_temperature("bed_temper", "device.bed", lambda p, ctx: _device_bed(p)[0])
+read_bed_temp = _one_temperature("bed_temper", "device.bed", lambda p, ctx: _device_bed(p).current)
 read_bed_target = _one_temperature(
-    "bed_target_temper", "device.bed", lambda p, ctx: _device_bed(p)[1]
+    "bed_target_temper", "device.bed", lambda p, ctx: _device_bed(p).target
 )
 
 
-def _device_bed(p: dict[str, Any]) -> tuple[float | None, float | None]:
+def _device_bed(p: dict[str, Any]) -> TempPair:
     device = p.get("device")
     if type(device) is dict and "bed" in device:
         return _packed_temps(device["bed"])
-    return None, None
+    return _NO_TEMPS
 
 
 def read_chamber_temp(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
@@ -581,7 +580,7 @@ def read_chamber_temp(p: dict[str, Any], ctx: ReadContext) -> dict[str, Any]:
     if packed_part and (
         current is None or ctx.sent.get("chamber_temper", -1) <= ctx.sent.get("device.ctc", -1)
     ):  # the packed reading counts (when readable): no lookup after a flat delta
-        packed = _packed_temps(device["ctc"])[0]
+        packed = _packed_temps(device["ctc"]).current
         if packed is not None:
             current = packed
     return {"chamber_temp": current}
@@ -673,6 +672,7 @@ def _extruder_layout(device: dict[str, Any]) -> tuple[list[dict[str, Any]], int,
     return entries, index, snow
 
 
+_NO_TEMPS = TempPair(None, None)
 # Decoded packed temperatures by packed value: a frozen TempPair costs several dict lookups to
 # build, and a printer reports a few hundred distinct values at most.
 _TEMP_PAIRS: dict[int, TempPair] = {}
