@@ -142,7 +142,12 @@ def test_publish_from_another_thread_reaches_request_topic_at_qos1(
         got_it.set()
 
     printer.on_message = on_message
+    subscribed = threading.Event()
+    printer.on_subscribe = lambda *_: subscribed.set()
     printer.subscribe("device/SERIAL02/request", qos=1)
+    # The broker drops what is published before it has the subscription (a loaded machine lost
+    # the request that way).
+    assert subscribed.wait(5)
     hub = MqttHub(recorder, **FAST)
     stop = threading.Event()
     loop = threading.Thread(target=hub.run, args=(stop,), daemon=True)
