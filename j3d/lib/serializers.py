@@ -6,6 +6,7 @@ type is refused with a 400 naming the field. Form and multipart bodies (a file u
 strings carry only text, so they keep DRF's parsing.
 """
 
+import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -117,7 +118,18 @@ class Serializer(JSONTypesMixin, serializers.Serializer):
 
 
 class ModelSerializer(JSONTypesMixin, serializers.ModelSerializer):
-    pass
+    def get_fields(self) -> dict[str, serializers.Field]:
+        """DRF derives a model serializer's fields from the model for every serializer it makes
+        (0.3-0.8 ms of a request's CPU, about twice a deep copy). What it derives depends only on
+        the class (its Meta, declared fields and field mapping; none of ours reads the instance or
+        the context there), so it is derived once per class and each serializer gets a deep copy,
+        as DRF gives each one its declared fields."""
+        cls = type(self)
+        fields = cls.__dict__.get("_derived_fields")
+        if fields is None:
+            fields = super().get_fields()
+            cls._derived_fields = fields
+        return copy.deepcopy(fields)
 
 
 def query_errors(query: Mapping, names: Iterable[str]) -> dict[str, list[str]]:
