@@ -244,6 +244,10 @@ Q_CLUSTER["ALT_CLUSTERS"] = {
         "timeout": UPLOAD_TIMEOUT_MAX_SECONDS,
         "retry": UPLOAD_TIMEOUT_MAX_SECONDS + 600,
         "max_attempts": 1,
+        # Take a task from the queue only when a worker is nearly free (q2's default holds
+        # workers**2 in memory): a task still in the queue is one the uploads sweep can see
+        # waiting, and does not queue again (scheduling/services/uploads.py).
+        "queue_limit": 1,
         "label": "Uploads to printers",
     }
 }

@@ -21,7 +21,8 @@ on the job (``ScheduledPrint.upload_*``) that the API and the admin show.
   the upload is queued again from the start (the file is deleted and stored anew; printers'
   vsftpd REST/APPE support is undocumented, so resuming is not relied on) while attempts are
   below UPLOAD_MAX_ATTEMPTS, else marked failed. It also queues again a queued upload whose task
-  is overdue (a process died between the commit and queueing the task).
+  is overdue and lost (a process died between the commit and queueing the task): not one whose
+  task still waits in the uploads cluster's queue, however long (uploads take minutes each).
 - Errors. An upload that fails (refused login, timeout, size mismatch, no file) is recorded
   (``upload_error``, ``upload_attempts``) and its dispatch undone at once, as a dispatch the
   printer never started is: ``job.dispatch_failed`` tells people, the plate is free again.
@@ -87,12 +88,15 @@ def upload_queue_fields(*, size: int, now: datetime) -> dict[str, object]:
     }
 
 
+UPLOAD_TASK = "scheduling.tasks.job_upload_and_start"
+
+
 def upload_enqueue(*, job_id: int, subtask_id: str, size: int) -> None:
     """Queue the upload task on the uploads cluster (call it on commit)."""
     from django_q.tasks import async_task
 
     async_task(
-        "scheduling.tasks.job_upload_and_start",
+        UPLOAD_TASK,
         job_id,
         subtask_id,
         cluster=settings.UPLOADS_CLUSTER,
@@ -313,13 +317,40 @@ def _record_failure(job: ScheduledPrint, token: str, reason: str) -> None:
             job_dispatch_undo(job_id=job.pk, reason=f"The upload to the printer failed: {reason}")
 
 
+def _upload_tasks_waiting() -> set[tuple[int, str]] | None:
+    """(job id, subtask id) of the upload tasks waiting in the uploads cluster's queue, not yet
+    taken by a cluster; None when the broker is not the ORM (Redis's queue is not read here).
+
+    A task a cluster has taken (locked) is left out: its cluster may have died holding it, and
+    q2 would hand it out again only after the uploads cluster's ``retry`` (hours). Its upload is
+    queued again as before; that duplicate finds nothing to claim if the first one runs.
+    """
+    from django_q.conf import Conf
+    from django_q.models import OrmQ
+
+    if not Conf.ORM or Conf.BROKER_CLASS or Conf.IRON_MQ or isinstance(Conf.SQS, dict):
+        return None
+    waiting = OrmQ.objects.using(Conf.ORM).filter(
+        key=settings.UPLOADS_CLUSTER, lock__lte=timezone.now()
+    )
+    found = set()
+    for row in waiting:
+        task = row.task  # decoded; an unreadable payload is {"id": "*<error>"}
+        args = task.get("args") or ()
+        if task.get("func") == UPLOAD_TASK and len(args) == 2:
+            found.add((args[0], args[1]))
+    return found
+
+
 def job_uploads_recover(*, now: datetime | None = None) -> list[int]:
     """Restart the uploads whose worker died (claim expired) while attempts remain, fail the
-    rest, and queue again the queued uploads whose task is overdue; returns the job ids."""
+    rest, and queue again the queued uploads whose task is overdue and no longer waits in the
+    queue (lost); returns the job ids."""
     from scheduling.services.autodispatch import job_dispatch_undo
 
     now = now or timezone.now()
     touched = []
+    waiting: set[tuple[int, str]] | None = None  # read once, when a queued upload is overdue
     due = ScheduledPrint.objects.filter(
         upload_state__in=[Upload.QUEUED, Upload.UPLOADING], upload_expires_at__lt=now
     ).order_by("id")
@@ -341,6 +372,11 @@ def job_uploads_recover(*, now: datetime | None = None) -> list[int]:
                 ):
                     touched.append(job.pk)
                 continue
+            if job.upload_state == Upload.QUEUED:
+                if waiting is None:
+                    waiting = _upload_tasks_waiting() or set()
+                if (job.pk, job.printer_subtask_id) in waiting:
+                    continue  # its task waits its turn: not lost
             if (
                 job.upload_state == Upload.QUEUED
                 or job.upload_attempts < settings.UPLOAD_MAX_ATTEMPTS

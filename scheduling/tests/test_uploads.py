@@ -283,11 +283,27 @@ def test_a_lost_upload_task_is_queued_again(owner, server, monkeypatch):
     job, data = _dispatched(owner, server, size=5000)
     queued = _job(job)
     assert job_uploads_recover() == []  # not overdue yet
+    OrmQ.objects.filter(key="uploads").delete()  # the task is lost (e.g. a broker restored)
     monkeypatch.setattr(Conf, "SYNC", True)
 
     assert job_uploads_recover(now=queued.upload_expires_at + timedelta(seconds=1)) == [job.pk]
 
     assert _job(job).upload_state == "uploaded" and server.read(_stored(server)[0]) == data
+
+
+def test_an_upload_whose_task_still_waits_in_the_queue_is_not_queued_again(owner, server):
+    # Uploads take minutes each, so a queued one may wait its turn far past
+    # UPLOAD_QUEUED_SECONDS: the sweep must not add a task for it every time it runs.
+    job, _ = _dispatched(owner, server, size=5000)
+    queued = _job(job)
+    [task] = OrmQ.objects.filter(key="uploads")
+    later = queued.upload_expires_at + timedelta(seconds=1)
+
+    assert job_uploads_recover(now=later) == []
+    assert job_uploads_recover(now=later + timedelta(hours=1)) == []
+
+    assert list(OrmQ.objects.filter(key="uploads")) == [task]
+    assert _job(job).upload_state == "queued"
 
 
 def test_the_print_request_answers_with_the_queued_upload(owner, api, server):
