@@ -491,9 +491,11 @@ def _listening_socket() -> socket.socket:
 
 
 def test_a_closed_port_is_reported_as_refused_with_the_retry_delay(recorder: Recorder) -> None:
-    closed = _listening_socket()
+    # Bound but never listening: connects are refused, and the port stays ours for the whole
+    # test (a port closed again could be taken meanwhile by another test's TLS server).
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
     port = closed.getsockname()[1]
-    closed.close()
     hub = MqttHub(recorder, **FAST)
     try:
         hub.add(Endpoint(key="r", serial="REFUSED1", host="127.0.0.1", port=port, password="x"))
@@ -503,6 +505,7 @@ def test_a_closed_port_is_reported_as_refused_with_the_retry_delay(recorder: Rec
         assert "x" not in reason.split() and retry_in is not None and retry_in >= 0
     finally:
         hub.close()
+        closed.close()
 
 
 def test_a_printer_that_never_answers_is_reported_as_timeout(recorder: Recorder) -> None:
