@@ -90,11 +90,11 @@ def _stored(srv: FtpsServer) -> list[str]:
 def test_an_upload_longer_than_the_default_timeout_completes_once_on_the_uploads_cluster(
     owner, settings, tmp_path, slow_server, api
 ):
-    # The default cluster's timeout is 2 s here; the file takes ~4.5 s at 100 KB/s. The uploads
-    # cluster gives the task a timeout sized to the file (1 s + 3 x size at 75 KB/s = 19 s).
+    # The default cluster's timeout is 1 s here; the file takes ~2.5 s at 100 KB/s. The uploads
+    # cluster gives the task a timeout sized to the file (1 s + 3 x size at 75 KB/s = 11 s).
     settings.UPLOAD_TIMEOUT_MIN_SECONDS = 1
-    default_timeout = 2
-    job, data = _dispatched(owner, slow_server, size=int(SPEED * (default_timeout + 2.5)))
+    default_timeout = 1
+    job, data = _dispatched(owner, slow_server, size=int(SPEED * (default_timeout + 1.5)))
     assert (_job(job).upload_state, _job(job).upload_bytes_total) == ("queued", len(data))
     [queued] = OrmQ.objects.all()
     assert queued.key == "uploads" and queued.task["timeout"] == 1 + 3 * len(data) // 75_000
@@ -209,8 +209,10 @@ def test_a_crashed_workers_upload_is_restarted_once_and_never_started_from_a_par
     # While its claim has not expired, the upload is not restarted...
     assert job_uploads_recover(now=crashed.upload_expires_at - timedelta(seconds=0.5)) == []
     # ...once it has (the heartbeat stopped), the sweep queues it again, and it runs from the
-    # start (q2's sync mode stands in for the uploads cluster).
+    # start (q2's sync mode stands in for the uploads cluster; the printer now takes it at full
+    # speed, as nothing here needs it slow).
     monkeypatch.setattr(Conf, "SYNC", True)
+    slow_server.bytes_per_second = None
     assert job_uploads_recover(now=crashed.upload_expires_at + timedelta(seconds=1)) == [job.pk]
 
     done = _job(job)
