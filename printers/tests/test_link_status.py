@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
@@ -144,41 +143,6 @@ def test_deltas_merge_into_the_full_report(mqtt_broker, owner, link_factory):
     assert snap["wifi_dbm"] == -42
     assert snap["state"] == "finish"  # the delta did not clear what the full report said
     assert len(snap["ams"]) >= 2
-
-
-def test_unchanged_reports_are_written_at_most_once_per_interval(mqtt_broker, owner, link_factory):
-    printer = make_printer(owner, mqtt_broker, "COAL01")
-    link = link_factory(write_every=5.0)
-    link.reconcile()
-    assert wait_until(lambda: link.hub.status(printer.pk) is LinkState.CONNECTED)
-    fake = FakePrinter(mqtt_broker, "COAL01")
-    fake.publish({"print": {"command": "push_status", "msg": 0, "gcode_state": "IDLE"}})
-    assert wait_until(lambda: link.flush() or link.db_writes, timeout=5)
-    writes = link.db_writes
-    for n in range(20):  # temperature noise only: nothing a person would notice at once
-        fake.publish({"print": {"command": "push_status", "msg": 1, "nozzle_temper": 20 + n / 10}})
-        link.flush()
-    time.sleep(0.3)
-    link.flush()
-    fake.close()
-    assert link.db_writes - writes <= 1
-
-
-def test_a_state_change_is_written_at_once(mqtt_broker, owner, link_factory):
-    printer = make_printer(owner, mqtt_broker, "NOW01")
-    link = link_factory(write_every=300.0)
-    link.reconcile()
-    assert wait_until(lambda: link.hub.status(printer.pk) is LinkState.CONNECTED)
-    fake = FakePrinter(mqtt_broker, "NOW01")
-    fake.publish({"print": {"command": "push_status", "msg": 0, "gcode_state": "IDLE"}})
-    wait_until(lambda: PrinterStatus.objects.get(printer=printer).state == "idle", step=link.flush)
-    fake.publish({"print": {"command": "push_status", "msg": 1, "gcode_state": "RUNNING"}})
-    fake.close()
-    assert wait_until(
-        lambda: PrinterStatus.objects.get(printer=printer).state == "running",
-        step=link.flush,
-        timeout=5,
-    )
 
 
 def test_hostile_payloads_are_ignored_and_the_link_keeps_working(mqtt_broker, owner, link_factory):
