@@ -31,7 +31,8 @@ Three streams:
   list differ) alternated, so every report really changes the state.
 - Mixed farm: six printers round-robin (A1, H2D, P1P, two X1, X1C, from the real samples), each
   starting with its full report, then one- to three-field deltas of the fields that printer really
-  sends (the H2D's packed ``device`` temperatures and ``3D`` layers too), with changing values.
+  sends (the H2D's packed ``device`` temperatures and ``3D`` layers too), with changing values,
+  their keys in the order the printer's full report has them (as firmware writes them).
   Every implementation keeps one instance per printer and routes each message to it.
 """
 

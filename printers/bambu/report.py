@@ -167,14 +167,6 @@ for _names, _keys in (
     for _key in _keys:
         _KEY_SECTIONS[_key] = _sections(*_names)
 
-# device.<part> → sections (H2D packs temperatures and the active slot under device).
-_DEVICE_SECTIONS = {
-    "bed": _sections("bed_temps"),
-    "ctc": _sections("chamber_temp"),
-    "extruder": _sections("nozzle_temps", "active_tray"),  # see PrinterState._merge_device
-    "nozzle": _sections("nozzle"),
-}
-
 # Quantities a report can carry in two places. Each source names its rival and the section that
 # reads both: the section reads whichever the printer sent last (snapshot.newest), so when a
 # source arrives while its rival was the newer one, that section must be read again even if no
@@ -569,14 +561,13 @@ class PrinterState:
         sections = 0  # changed, as Update.changed names them
         dirty = 0  # to read again
         for part, item in value.items():
-            probe = _DEVICE_SOURCES.get(part)
-            if probe is not None and probe[0](item):
-                _, source, flats, bits = probe
+            probe, source, flats, flipped, bits = _DEVICE_PARTS.get(part, _OTHER_PART)
+            if probe is not None and probe(item):
                 at = sent.get(source, -1)
                 for flat in flats:
                     if sent.get(flat, -1) > at:
-                        sections |= bits
-                        dirty |= bits
+                        sections |= flipped
+                        dirty |= flipped
                         break
                 sent[source] = self._seq
             old = cached.get(part)
@@ -587,7 +578,6 @@ class PrinterState:
             else:
                 merged = _merge_dict(cached, {part: item}, 1, True)
             if merged:
-                bits = _DEVICE_SECTIONS.get(part, 0)
                 sections |= bits
                 if part == "extruder":
                     # its decoded temperatures (snapshot._extruders) must be read again, and
@@ -650,13 +640,19 @@ _LAYER_SOURCES = tuple(
     (source.split(".")[1], *_nested_source(source)[1:])
     for source in ("3D.layer_num", "3D.total_layer_num")
 )
-# device.<part> → (the test that it carries a reading, source, flats, bits).
-_DEVICE_SOURCES = {
-    "bed": _nested_source("device.bed", _info_temp_present),
-    "ctc": _nested_source("device.ctc", _info_temp_present),
-    "extruder": _nested_source("device.extruder", _extruder_temp_present),
-    "nozzle": _nested_source("device.nozzle", _nozzle_info_present),
+# device.<part> → (the test that it carries a reading, its source, the source's flat rivals, the
+# sections a switch of newest source changes, the sections a change of the part changes). The H2D
+# packs its temperatures and active slot under device (see PrinterState._merge_device).
+_DEVICE_PARTS = {
+    "bed": (*_nested_source("device.bed", _info_temp_present), _sections("bed_temps")),
+    "ctc": (*_nested_source("device.ctc", _info_temp_present), _sections("chamber_temp")),
+    "extruder": (
+        *_nested_source("device.extruder", _extruder_temp_present),
+        _sections("nozzle_temps", "active_tray"),
+    ),
+    "nozzle": (*_nested_source("device.nozzle", _nozzle_info_present), _sections("nozzle")),
 }
+_OTHER_PART = (None, None, (), 0, 0)
 
 
 def _merge_hms(cache: dict[str, Any], value: Any, full: bool) -> int:
