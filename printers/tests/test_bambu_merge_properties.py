@@ -269,3 +269,42 @@ def test_a_field_read_alone_is_what_its_section_reads(
             sections.update(reader(report, state._ctx))
         for name, read in CONTEXT_FIELD_READERS.values():
             assert _exact({name: read(report, state._ctx)}) == _exact({name: sections[name]})
+
+
+# Extruder deltas as a dual-nozzle printer sends them: mostly temperatures of entries it already
+# reported (the shortcut that keeps the extruder layout), now and then a new entry, a moved
+# active extruder (state) or a new feed (snow).
+extruder_entry = st.fixed_dictionaries(
+    {"id": st.sampled_from([0, 1, "1"])},
+    optional={"temp": packed, "snow": st.sampled_from([1, 0x0102, 0xFFFF, 0xFE00])},
+)
+extruder_temps = st.lists(
+    st.fixed_dictionaries({"id": st.sampled_from([0, 1]), "temp": packed}), min_size=1, max_size=2
+).map(lambda info: {"info": info})
+extruder_other = st.fixed_dictionaries(
+    {},
+    optional={
+        "info": st.lists(extruder_entry, max_size=2),
+        "state": st.sampled_from([0x01, 0x02, 0x12, "18"]),
+    },
+)
+extruder_deltas = st.lists(
+    st.one_of(extruder_temps, extruder_temps, extruder_temps, extruder_other).map(
+        lambda part: {"print": {"command": "push_status", "msg": 1, "device": {"extruder": part}}}
+    ),
+    min_size=1,
+    max_size=16,
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(model=st.sampled_from(["H2D", "X1C", None]), messages=extruder_deltas)
+def test_extruder_deltas_read_as_from_scratch_after_every_message(
+    model: str | None, messages: list[dict[str, Any]]
+) -> None:
+    """The decoded extruders keep their layout through temperature deltas and read it again
+    when anything else changes: after every message the snapshot is what a fresh read gives."""
+    state = PrinterState(model=model)
+    for item in messages:
+        state.apply(item)
+        assert _exact(state.snapshot().to_dict()) == _exact(from_scratch(state))
