@@ -473,7 +473,16 @@ class PrinterState:
                 elif type(old) is dict or type(old) is list:
                     continue  # junk must not erase structure
                 cache[key] = value
-            elif kind is dict or kind is list:
+            elif kind is dict:  # what _merge_dict does with a dict, one level in
+                old = cache.get(key)
+                if type(old) is dict:
+                    if _same(old, value) or not _merge_dict(old, value, 1, False):
+                        continue  # unchanged (a full report's subtrees mostly are)
+                elif old is None:
+                    cache[key] = _clone(value, 1)
+                else:
+                    continue  # junk must not erase structure
+            elif kind is list:
                 if _same(cache.get(key), value):
                     continue  # an unchanged subtree of a full report
                 if not _merge_dict(cache, {key: value}, 0, False):

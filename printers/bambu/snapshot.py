@@ -476,7 +476,9 @@ def _newest_layer(p: dict[str, Any], ctx: ReadContext, flat_key: str, nested_key
         flat = as_int(flat)
     nested = p.get("3D")
     if type(nested) is dict:
-        packed = as_int(nested.get(flat_key))  # the nested key has the flat key's name
+        packed = nested.get(flat_key)  # the nested key has the flat key's name
+        if type(packed) is not int or not -MAX_NUMBER <= packed <= MAX_NUMBER:
+            packed = as_int(packed)
         if packed is not None and (
             flat is None or ctx.sent.get(flat_key, -1) <= ctx.sent.get(nested_key, -1)
         ):
