@@ -14,8 +14,9 @@ Runs pytest once in a child process and prints:
 
 The same file is the pytest plugin that takes the per-test figures (``-p bench_suite``).
 
-Runs the suite as ./scripts/test does (``-n 3 --dist worksteal``: three xdist workers; a later
-``-n N`` wins); ``--serial`` runs it in one process, as before xdist.
+Runs the suite as ./scripts/test does (``-n 4 --dist worksteal``: four xdist workers, or
+J3D_TEST_WORKERS of them; a later ``-n N`` wins); ``--serial`` runs it in one process, as before
+xdist.
 
 Usage:  .venv/bin/python bench/bench_suite.py [--top 25] [--serial] [pytest args...]
         DATABASE_URL=postgres://... to run the suite on PostgreSQL.
@@ -110,7 +111,8 @@ def main() -> int:
     parser.add_argument("--save", type=Path, help="write the per-test figures to this JSON file")
     parser.add_argument("--serial", action="store_true", help="one process, no xdist workers")
     args, pytest_args = parser.parse_known_args()
-    workers = [] if args.serial else ["-n", "3", "--dist", "worksteal"]
+    count = os.environ.get("J3D_TEST_WORKERS", "4")  # the default of ./scripts/test
+    workers = [] if args.serial else ["-n", count, "--dist", "worksteal"]
 
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         env = dict(os.environ, **{OUT_ENV: out.name})
