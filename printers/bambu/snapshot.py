@@ -692,10 +692,6 @@ def _temp_pair(value: Any) -> TempPair:
     return pair
 
 
-def _info_temp(part: Any) -> Any:
-    return as_dict(as_dict(part).get("info")).get("temp")
-
-
 def _extruder_entries(extruder: dict[str, Any]) -> list[dict[str, Any]]:
     info = extruder.get("info")
     if type(info) is not list:
