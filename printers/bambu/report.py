@@ -462,7 +462,7 @@ class PrinterState:
                 elif code is _DEVICE:
                     changed |= self._merge_device(value)
                     continue
-                else:  # 3D: stamp its nested sources, then store it as sent
+                else:  # 3D: stamp its nested sources, then merge it as a plain key
                     changed |= self._stamp_layers(value)
             kind = type(value)
             if kind in _SCALARS:
@@ -812,11 +812,11 @@ _SPECIAL_MERGES: dict[str, Callable[[dict[str, Any], Any, bool], int]] = {
 
 
 # How apply treats a top-level key of a status push: (code, changed bits, dirty bits, extra),
-# one lookup per key on the hot path. Codes: _PLAIN (stored as sent; extra None), _ENVELOPE (not
+# one lookup per key on the hot path. Codes: _PLAIN (merged as sent; extra None), _ENVELOPE (not
 # stored), _RIVAL (a flat source of a two-place quantity; extra: its nested rival), _NESTED
-# (``3D``: its nested sources are stamped, then stored as sent), _MERGE (a special merge, extra;
-# an exact copy of the cached value is skipped), _DEVICE (``device``: stamped and merged part by
-# part, PrinterState._merge_device).
+# (``3D``: its nested sources are stamped, then it merges as a plain key), _MERGE (a special
+# merge, extra; an exact copy of the cached value is skipped), _DEVICE (``device``: stamped and
+# merged part by part, PrinterState._merge_device).
 # A key read by FIELD_READERS or CONTEXT_FIELD_READERS dirties its field bit alone, not its
 # whole section.
 _PLAIN, _ENVELOPE, _RIVAL, _NESTED, _MERGE, _DEVICE = (
